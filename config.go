@@ -1,0 +1,195 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// config is the service's configuration, read from the environment.
+type config struct {
+	PublicURL    string
+	AdminURL     string
+	APIKey       string
+	Port         int
+	Timeout      time.Duration
+	CacheTTL     time.Duration
+	DenyTTL      time.Duration
+	CacheSize    int
+	CORSOrigins  []string
+	LogLevel     slog.Level
+	ShutdownWait time.Duration
+	JWKSURL      string
+	JWTTemplate  string
+	JWTIssuer    string
+	JWTAudience  string
+}
+
+// Defaults. A 30s session cache keeps a busy user at two whoami calls a minute,
+// well inside Ory Network's Developer limit (300/min), while a session revoked
+// outside this service (another app, the Ory console) stops working within 30s.
+// Revocations through this service's own routes take effect at once.
+const (
+	defaultPublicURL = "http://127.0.0.1:4433"
+	defaultAdminURL  = "http://127.0.0.1:4434"
+	defaultCacheTTL  = 30 * time.Second
+	defaultDenyTTL   = 5 * time.Second
+	defaultTimeout   = 5 * time.Second
+	defaultCacheSize = 10_000
+)
+
+// loadConfig reads the configuration through getenv and returns every problem at
+// once, one line each naming the variable.
+func loadConfig(getenv func(string) string) (config, error) {
+	c := config{
+		APIKey:      strings.TrimSpace(getenv("ORY_API_KEY")),
+		JWKSURL:     getenv("ORY_JWKS_URL"),
+		JWTTemplate: getenv("ORY_JWT_TEMPLATE"),
+		JWTIssuer:   getenv("ORY_JWT_ISSUER"),
+		JWTAudience: getenv("ORY_JWT_AUDIENCE"),
+	}
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{name}, args...)...))
+	}
+
+	slug := getenv("ORY_PROJECT_SLUG")
+	c.PublicURL, c.AdminURL = getenv("ORY_SDK_URL"), getenv("ORY_ADMIN_URL")
+	switch {
+	case slug != "":
+		if !isSlug(slug) {
+			bad("ORY_PROJECT_SLUG", "%q is not a project slug (letters, digits and dashes)", slug)
+		}
+		network := "https://" + slug + ".projects.oryapis.com"
+		c.PublicURL = orDefault(c.PublicURL, network)
+		c.AdminURL = orDefault(c.AdminURL, c.PublicURL)
+	case c.PublicURL == "":
+		c.PublicURL = defaultPublicURL
+		c.AdminURL = orDefault(c.AdminURL, defaultAdminURL)
+	default:
+		c.AdminURL = orDefault(c.AdminURL, c.PublicURL)
+	}
+	for _, v := range []struct {
+		name string
+		url  *string
+	}{{"ORY_SDK_URL", &c.PublicURL}, {"ORY_ADMIN_URL", &c.AdminURL}} {
+		clean, err := checkURL(*v.url)
+		if err != nil {
+			bad(v.name, "%v", err)
+		}
+		*v.url = clean
+	}
+	if isOryNetwork(c.AdminURL) && c.APIKey == "" {
+		bad("ORY_API_KEY", "required: the Admin API of Ory Network (%s) needs a project API key", c.AdminURL)
+	}
+	if c.APIKey != "" && !strings.HasPrefix(c.APIKey, "ory_apikey_") && !strings.HasPrefix(c.APIKey, "ory_pat_") {
+		bad("ORY_API_KEY", "must start with ory_apikey_ or ory_pat_")
+	}
+
+	c.Port = intVar(getenv, "PORT", 8080, 1, 65535, bad)
+	c.CacheSize = intVar(getenv, "SESSION_CACHE_SIZE", defaultCacheSize, 1, 10_000_000, bad)
+	c.Timeout = durationVar(getenv, "ORY_TIMEOUT", defaultTimeout, time.Millisecond, time.Minute, bad)
+	c.CacheTTL = durationVar(getenv, "SESSION_CACHE_TTL", defaultCacheTTL, 0, 24*time.Hour, bad)
+	c.DenyTTL = durationVar(getenv, "SESSION_CACHE_DENY_TTL", defaultDenyTTL, 0, time.Hour, bad)
+	c.ShutdownWait = durationVar(getenv, "SHUTDOWN_TIMEOUT", 15*time.Second, 0, 10*time.Minute, bad)
+
+	for o := range strings.SplitSeq(getenv("CORS_ALLOWED_ORIGINS"), ",") {
+		if o = strings.TrimSpace(o); o == "" {
+			continue
+		}
+		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || o == "*" {
+			bad("CORS_ALLOWED_ORIGINS", "%q is not an origin like https://app.example.com", o)
+			continue
+		}
+		c.CORSOrigins = append(c.CORSOrigins, o)
+	}
+
+	if v := getenv("LOG_LEVEL"); v != "" {
+		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
+			bad("LOG_LEVEL", "%q is not debug, info, warn or error", v)
+		}
+	}
+
+	if c.JWKSURL != "" || c.JWTTemplate != "" {
+		if c.JWKSURL == "" || c.JWTTemplate == "" {
+			bad("ORY_JWKS_URL", "session JWTs need both ORY_JWKS_URL and ORY_JWT_TEMPLATE")
+		} else if _, err := checkURL(c.JWKSURL); err != nil {
+			bad("ORY_JWKS_URL", "%v", err)
+		}
+	}
+	return c, errors.Join(errs...)
+}
+
+// String describes the configuration for the start-up log, with the key masked.
+func (c config) String() string {
+	key := "(none)"
+	if c.APIKey != "" {
+		key = "***"
+		for _, p := range []string{"ory_apikey_", "ory_pat_"} {
+			if strings.HasPrefix(c.APIKey, p) {
+				key = p + "***"
+			}
+		}
+	}
+	return fmt.Sprintf("ory_public=%s ory_admin=%s api_key=%s port=%d timeout=%s cache_ttl=%s cache_size=%d jwt=%t cors=%v",
+		c.PublicURL, c.AdminURL, key, c.Port, c.Timeout, c.CacheTTL, c.CacheSize, c.JWKSURL != "", c.CORSOrigins)
+}
+
+func orDefault(v, fallback string) string {
+	if v != "" {
+		return v
+	}
+	return fallback
+}
+
+func checkURL(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.User != nil {
+		return "", fmt.Errorf("%q is not an http(s) URL", raw)
+	}
+	return strings.TrimRight(raw, "/"), nil
+}
+
+func isOryNetwork(raw string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && (strings.HasSuffix(u.Hostname(), ".oryapis.com") || strings.HasSuffix(u.Hostname(), ".oryapis.dev"))
+}
+
+func isSlug(s string) bool {
+	for _, r := range s {
+		if !(r == '-' || '0' <= r && r <= '9' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z') {
+			return false
+		}
+	}
+	return len(s) <= 64
+}
+
+func intVar(getenv func(string) string, name string, def, lo, hi int, bad func(string, string, ...any)) int {
+	v := getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		bad(name, "%q is not a whole number from %d to %d", v, lo, hi)
+		return def
+	}
+	return n
+}
+
+func durationVar(getenv func(string) string, name string, def, lo, hi time.Duration, bad func(string, string, ...any)) time.Duration {
+	v := getenv(name)
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < lo || d > hi {
+		bad(name, "%q is not a duration from %s to %s, like 30s", v, lo, hi)
+		return def
+	}
+	return d
+}

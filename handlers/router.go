@@ -1,0 +1,68 @@
+// Package handlers is the HTTP API: the router that lists every route, and the
+// handlers behind them.
+package handlers
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/example/ory-gin-starter/auth"
+	"github.com/example/ory-gin-starter/metrics"
+	"github.com/example/ory-gin-starter/ory"
+	"github.com/example/ory-gin-starter/problem"
+)
+
+// Deps are what the handlers need.
+type Deps struct {
+	Logger  *slog.Logger
+	Checker *auth.Checker
+	Ory     *ory.Clients
+	Metrics *metrics.Metrics
+	// OpenAPI is the service's own OpenAPI document, served as is.
+	OpenAPI []byte
+	// CORSOrigins are the browser origins allowed to call with credentials.
+	CORSOrigins []string
+	// MaxBodyBytes bounds request bodies.
+	MaxBodyBytes int64
+}
+
+// NewRouter returns the service's HTTP handler with every route.
+func NewRouter(d Deps) *gin.Engine {
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.RedirectTrailingSlash = false // a redirect would not carry the credential headers of API clients
+	r.RedirectFixedPath = false
+	r.ContextWithFallback = true
+
+	r.Use(
+		requestLog(d.Logger),
+		gin.CustomRecoveryWithWriter(nil, recovered),
+		d.Metrics.Requests(),
+		securityHeaders(),
+		cors(d.CORSOrigins),
+		limitBody(d.MaxBodyBytes),
+	)
+	r.NoRoute(func(c *gin.Context) { problem.Abort(c, problem.New(http.StatusNotFound, problem.CodeNotFound, "")) })
+	r.NoMethod(func(c *gin.Context) {
+		problem.Abort(c, problem.New(http.StatusMethodNotAllowed, problem.CodeMethodNotAllowed, ""))
+	})
+
+	r.GET("/healthz", Health())
+	r.GET("/readyz", Ready(d.Ory))
+	r.GET("/openapi.yaml", OpenAPI(d.OpenAPI))
+	r.GET("/metrics", d.Metrics.Handler())
+
+	ids := d.Ory.Identities()
+	api := r.Group("/api", auth.RequireSession(d.Checker))
+	api.GET("/resource", GetResource())
+	api.GET("/me", GetMe(ids, d.Ory.AdminContext))
+	api.GET("/me/sessions", ListMySessions(ids, d.Ory.AdminContext))
+	api.DELETE("/me/sessions/:id", RevokeMySession(ids, d.Ory.AdminContext, d.Checker))
+	api.DELETE("/me/sessions", RevokeMyOtherSessions(ids, d.Ory.AdminContext, d.Checker))
+
+	admin := api.Group("/admin", auth.RequireRole("admin"))
+	admin.GET("/identities", ListIdentities(ids, d.Ory.AdminContext))
+	return r
+}

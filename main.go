@@ -1,0 +1,121 @@
+// Command ory-gin-starter is a Gin API protected by Ory: every /api route needs a
+// valid Ory session, and handlers call Ory's Admin APIs with the project API key.
+package main
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/joho/godotenv"
+
+	"github.com/example/ory-gin-starter/auth"
+	"github.com/example/ory-gin-starter/handlers"
+	"github.com/example/ory-gin-starter/metrics"
+	"github.com/example/ory-gin-starter/ory"
+)
+
+//go:embed openapi.yaml
+var openAPI []byte
+
+func main() {
+	// .env is optional and never overrides the real environment.
+	if err := godotenv.Load(); err != nil && !errors.Is(err, os.ErrNotExist) {
+		fmt.Fprintln(os.Stderr, "read .env:", err)
+		os.Exit(1)
+	}
+	gin.SetMode(gin.ReleaseMode)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		stop()
+		os.Exit(1)
+	}
+}
+
+// run serves the API until ctx is done, then shuts down gracefully. Logs go to
+// stdout as JSON. It returns configuration errors before listening.
+func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	logger := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
+
+	clients := ory.New(ory.Config{PublicURL: cfg.PublicURL, AdminURL: cfg.AdminURL, APIKey: cfg.APIKey})
+	m := metrics.New()
+	opts := auth.Options{
+		Timeout:   cfg.Timeout,
+		CacheTTL:  cfg.CacheTTL,
+		DenyTTL:   cfg.DenyTTL,
+		CacheSize: cfg.CacheSize,
+		Metrics:   m,
+	}
+	if cfg.JWKSURL != "" {
+		v, err := auth.NewJWTVerifier(ctx, auth.JWTConfig{
+			JWKSURL:  cfg.JWKSURL,
+			Issuer:   cfg.JWTIssuer,
+			Audience: cfg.JWTAudience,
+		})
+		if err != nil {
+			return fmt.Errorf("ORY_JWKS_URL: %w", err)
+		}
+		opts.JWT = v
+	}
+	router := handlers.NewRouter(handlers.Deps{
+		Logger:       logger,
+		Checker:      auth.NewChecker(clients.Frontend, opts),
+		Ory:          clients,
+		Metrics:      m,
+		OpenAPI:      openAPI,
+		CORSOrigins:  cfg.CORSOrigins,
+		MaxBodyBytes: 1 << 20,
+	})
+
+	srv := &http.Server{
+		Addr:              net.JoinHostPort("", strconv.Itoa(cfg.Port)),
+		Handler:           router,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		// Longer than the Ory timeout, so a slow Ory still gets its 503 written.
+		WriteTimeout:   cfg.Timeout + 15*time.Second,
+		IdleTimeout:    2 * time.Minute,
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		BaseContext:    func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	ln, err := net.Listen("tcp", srv.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on port %d: %w", cfg.Port, err)
+	}
+	logger.Info("listening", "addr", ln.Addr().String(), "config", cfg.String())
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+
+	logger.Info("shutting down", "deadline", cfg.ShutdownWait.String())
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownWait)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	logger.Info("stopped")
+	return nil
+}
