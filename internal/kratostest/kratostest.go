@@ -1,0 +1,626 @@
+// Package kratostest runs a real Ory Kratos for tests: the binary built by
+// `make kratos` (bin/kratos) with the repository's kratos/kratos.yml, on free ports on
+// 127.0.0.1, in insecure dev mode (plain-http cookies) with a cheap bcrypt cost.
+//
+//	k := kratostest.Start(t)                       // DSN=memory
+//	res := k.Register(t, k.NewEmail(), kratostest.Password)
+//	// res.SessionToken is an ory_st_ token; k.PublicURL(), k.AdminURL() for the service
+//
+// Start(t, kratostest.WithSQLite()) keeps identities and sessions in a sqlite file
+// under t.TempDir(), so they survive Restart; with the default memory DSN a restart
+// loses everything. Kratos's log is shown when the test fails.
+//
+// The binary is found through env KRATOS_BIN, else <repo root>/bin/kratos.
+package kratostest
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/example/ory-gin-starter/internal/oryflow"
+)
+
+const (
+	// Password is a password that passes Kratos's password policy, for test accounts.
+	Password = "kratostest-Pa55word!"
+	// TokenizerTemplate is the session-to-JWT template configured in kratos/kratos.yml.
+	TokenizerTemplate = "jwt_example"
+	// SessionCookieName is the name of self-hosted Kratos's session cookie.
+	SessionCookieName = "ory_kratos_session"
+
+	readyTimeout = 60 * time.Second
+	stopTimeout  = 10 * time.Second
+	maxLogShown  = 64 << 10
+)
+
+// Option changes how Kratos is started.
+type Option func(*options)
+
+type options struct {
+	sqlite bool
+	env    []string
+}
+
+// WithSQLite stores Kratos's data in a sqlite file in a temporary directory instead
+// of memory, so identities and sessions survive Restart. Migrations run once at start.
+func WithSQLite() Option { return func(o *options) { o.sqlite = true } }
+
+// WithEnv adds "KEY=value" environment variables for Kratos (config overrides such as
+// "SESSION_LIFESPAN=1m"); they win over the harness's own.
+func WithEnv(kv ...string) Option { return func(o *options) { o.env = append(o.env, kv...) } }
+
+// Kratos is a running (or stopped) Kratos process.
+type Kratos struct {
+	tb        testing.TB // nil when made by Launch
+	bin       string
+	configDir string
+	dsn       string
+	env       []string
+	publicURL string
+	adminURL  string
+	tmpDir    string // Launch only: removed by Close
+
+	logs *logBuffer
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{} // closed when cmd has exited
+}
+
+var emailSeq atomic.Int64
+
+// Start starts Kratos and stops it when the test ends; it fails the test when Kratos
+// cannot start. Kratos's log is printed if the test failed.
+func Start(tb testing.TB, opts ...Option) *Kratos {
+	tb.Helper()
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
+	k, err := newKratos(o, tb.TempDir())
+	if err != nil {
+		tb.Fatalf("kratostest: %v", err)
+	}
+	k.tb = tb
+	tb.Cleanup(func() {
+		k.Stop()
+		if tb.Failed() {
+			tb.Logf("kratostest: Kratos log (%s):\n%s", k.publicURL, k.Logs())
+		}
+	})
+	if err := k.start(true); err != nil {
+		tb.Fatalf("kratostest: %v\nKratos log:\n%s", err, k.Logs())
+	}
+	return k
+}
+
+// Launch starts Kratos outside a test (for TestMain). The caller must call Close.
+// Methods that take a testing.TB work with the TB of each test.
+func Launch(opts ...Option) (*Kratos, error) {
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
+	dir, err := os.MkdirTemp("", "kratostest-")
+	if err != nil {
+		return nil, err
+	}
+	k, err := newKratos(o, dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	k.tmpDir = dir
+	if err := k.start(true); err != nil {
+		k.Close()
+		return nil, fmt.Errorf("%w\nKratos log:\n%s", err, k.Logs())
+	}
+	return k, nil
+}
+
+func newKratos(o options, tmp string) (*Kratos, error) {
+	root, err := repoRoot()
+	if err != nil {
+		return nil, err
+	}
+	bin := os.Getenv("KRATOS_BIN")
+	if bin == "" {
+		bin = filepath.Join(root, "bin", "kratos")
+	}
+	if _, err := os.Stat(bin); err != nil {
+		return nil, fmt.Errorf("Kratos binary not found at %s: run `make kratos` (builds bin/kratos, a few minutes the first time) or set KRATOS_BIN", bin)
+	}
+	pub, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	adm, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	dsn := "memory"
+	if o.sqlite {
+		dsn = "sqlite://" + filepath.ToSlash(filepath.Join(tmp, "kratos.sqlite")) + "?_fk=true&mode=rwc"
+	}
+	k := &Kratos{
+		bin:       bin,
+		configDir: filepath.Join(root, "kratos"),
+		dsn:       dsn,
+		publicURL: fmt.Sprintf("http://127.0.0.1:%d", pub),
+		adminURL:  fmt.Sprintf("http://127.0.0.1:%d", adm),
+		logs:      &logBuffer{},
+	}
+	k.env = kratosEnv(k.dsn, pub, adm, k.publicURL, k.adminURL, o.env)
+	return k, nil
+}
+
+// kratosEnv is a small, deterministic environment: the caller's Kratos-looking
+// variables (DSN, SERVE_*, SESSION_*, ...) must not leak into the test Kratos.
+func kratosEnv(dsn string, pub, adm int, publicURL, adminURL string, extra []string) []string {
+	var env []string
+	for _, k := range []string{"PATH", "HOME", "TMPDIR", "TZ", "SSL_CERT_FILE", "SSL_CERT_DIR"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	env = append(env,
+		"DSN="+dsn,
+		"SERVE_PUBLIC_HOST=127.0.0.1",
+		"SERVE_ADMIN_HOST=127.0.0.1",
+		"SERVE_PUBLIC_PORT="+strconv.Itoa(pub),
+		"SERVE_ADMIN_PORT="+strconv.Itoa(adm),
+		"SERVE_PUBLIC_BASE_URL="+publicURL+"/",
+		"SERVE_ADMIN_BASE_URL="+adminURL+"/",
+		// Only honoured with --dev (otherwise raised to 12): fast password hashing.
+		"HASHERS_BCRYPT_COST=4",
+		"LOG_LEVEL=info",
+		"SQA_OPT_OUT=true",
+	)
+	return append(env, extra...)
+}
+
+// PublicURL is Kratos's public (FrontendAPI) URL, e.g. http://127.0.0.1:40123 (no trailing slash).
+func (k *Kratos) PublicURL() string { return k.publicURL }
+
+// AdminURL is Kratos's admin (IdentityAPI) URL, e.g. http://127.0.0.1:40124 (no trailing slash).
+func (k *Kratos) AdminURL() string { return k.adminURL }
+
+// DSN is the database Kratos uses: "memory" or a sqlite file URL.
+func (k *Kratos) DSN() string { return k.dsn }
+
+// Logs returns what Kratos has logged so far (the last 64 KiB).
+func (k *Kratos) Logs() string { return k.logs.String() }
+
+// PublicJWKSPath is the file with the public half of the tokenizer's local-dev ES256
+// key set (kratos/dev-only.jwks.public.json): what a service verifies
+// tokenize_as=jwt_example JWTs with.
+func (k *Kratos) PublicJWKSPath() string {
+	return filepath.Join(k.configDir, "dev-only.jwks.public.json")
+}
+
+func (k *Kratos) fail(format string, a ...any) {
+	if k.tb != nil {
+		k.tb.Helper()
+		k.tb.Fatalf("kratostest: "+format+"\nKratos log:\n%s", append(a, k.Logs())...)
+	}
+	panic(fmt.Sprintf("kratostest: "+format, a...))
+}
+
+func (k *Kratos) start(migrate bool) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.cmd != nil {
+		return errors.New("already running")
+	}
+	if migrate && k.dsn != "memory" {
+		// A file database needs its schema first; DSN=memory migrates on every start.
+		m := exec.Command(k.bin, "migrate", "sql", "-e", "--yes", "-c", filepath.Join(k.configDir, "kratos.yml"))
+		m.Dir = k.configDir
+		m.Env = k.env
+		m.Stdout, m.Stderr = k.logs, k.logs
+		if err := m.Run(); err != nil {
+			return fmt.Errorf("kratos migrate sql: %w", err)
+		}
+	}
+	fmt.Fprintf(k.logs, "---- kratostest: starting Kratos (public %s, admin %s, DSN %s) ----\n", k.publicURL, k.adminURL, k.dsn)
+	cmd := exec.Command(k.bin, "serve", "--dev", "--sqa-opt-out", "-c", filepath.Join(k.configDir, "kratos.yml"))
+	cmd.Dir = k.configDir
+	cmd.Env = k.env
+	cmd.Stdout, cmd.Stderr = k.logs, k.logs
+	killWithParent(cmd)
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", k.bin, err)
+	}
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(done)
+	}()
+	k.cmd, k.done = cmd, done
+	return k.waitReady(done)
+}
+
+func (k *Kratos) waitReady(done chan struct{}) error {
+	hc := &http.Client{Timeout: 2 * time.Second}
+	deadline := time.Now().Add(readyTimeout)
+	for _, u := range []string{k.publicURL + "/health/ready", k.adminURL + "/admin/health/ready"} {
+		for {
+			select {
+			case <-done:
+				return errors.New("kratos exited before it was ready")
+			default:
+			}
+			resp, err := hc.Get(u)
+			if err == nil {
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					break
+				}
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("kratos not ready after %s (%s)", readyTimeout, u)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	return nil
+}
+
+// Stop stops Kratos (SIGTERM, then SIGKILL after 10s) and waits for it to exit. Its
+// ports then refuse connections. Stop on a stopped Kratos does nothing; Restart
+// starts it again.
+func (k *Kratos) Stop() {
+	k.mu.Lock()
+	cmd, done := k.cmd, k.done
+	k.cmd, k.done = nil, nil
+	k.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-time.After(stopTimeout):
+		_ = cmd.Process.Kill()
+		<-done
+	}
+	fmt.Fprintf(k.logs, "---- kratostest: Kratos stopped ----\n")
+}
+
+// Close stops Kratos and removes its temporary directory; for Kratos made by Launch
+// (Start's cleanup does this itself).
+func (k *Kratos) Close() {
+	k.Stop()
+	if k.tmpDir != "" {
+		os.RemoveAll(k.tmpDir)
+	}
+}
+
+// Restart stops Kratos and starts it again on the same ports and DSN, so a service
+// pointed at PublicURL/AdminURL sees Kratos come back. With the default memory DSN all
+// identities and sessions are gone afterwards; use WithSQLite to keep them. Restart
+// fails the test given to Start (Launch: panics) when Kratos does not come back.
+func (k *Kratos) Restart() {
+	if k.tb != nil {
+		k.tb.Helper()
+	}
+	k.Stop()
+	if err := k.start(false); err != nil {
+		k.fail("restart: %v", err)
+	}
+}
+
+// Running reports whether the Kratos process is running.
+func (k *Kratos) Running() bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.done == nil {
+		return false
+	}
+	select {
+	case <-k.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// NewEmail returns an address no other call in this test binary returns.
+func (k *Kratos) NewEmail() string {
+	return fmt.Sprintf("kt-%d-%d-%d@example.com", os.Getpid(), time.Now().UnixNano()%1e9, emailSeq.Add(1))
+}
+
+func opCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), 30*time.Second)
+}
+
+// Register registers an account through the API registration flow and returns its
+// session (with an ory_st_ token).
+func (k *Kratos) Register(tb testing.TB, email, password string) oryflow.Result {
+	tb.Helper()
+	c, cancel := opCtx()
+	defer cancel()
+	res, err := oryflow.Register(c, &http.Client{Timeout: 30 * time.Second}, k.publicURL, email, password, nil)
+	if err != nil {
+		tb.Fatalf("kratostest: register %s: %v", email, err)
+	}
+	return res
+}
+
+// Login signs in through the API login flow and returns a new session and its token.
+func (k *Kratos) Login(tb testing.TB, email, password string) oryflow.Result {
+	tb.Helper()
+	c, cancel := opCtx()
+	defer cancel()
+	res, err := oryflow.Login(c, &http.Client{Timeout: 30 * time.Second}, k.publicURL, email, password)
+	if err != nil {
+		tb.Fatalf("kratostest: login %s: %v", email, err)
+	}
+	return res
+}
+
+// BrowserLogin signs in through the browser login flow (JSON, CSRF token and cookie,
+// fresh cookie jar) and returns the session's Cookie header value
+// ("ory_kratos_session=..."). The cookie is host-only for 127.0.0.1, so a browser
+// would also send it to a service on another port of 127.0.0.1.
+func (k *Kratos) BrowserLogin(tb testing.TB, email, password string) string {
+	tb.Helper()
+	res := k.BrowserLoginResult(tb, email, password)
+	return res.CookieHeader
+}
+
+// BrowserLoginResult is BrowserLogin returning the session and identity ids too.
+func (k *Kratos) BrowserLoginResult(tb testing.TB, email, password string) oryflow.Result {
+	tb.Helper()
+	c, cancel := opCtx()
+	defer cancel()
+	jar, _ := cookiejar.New(nil)
+	res, err := oryflow.BrowserLogin(c, &http.Client{Jar: jar, Timeout: 30 * time.Second}, k.publicURL, email, password)
+	if err != nil {
+		tb.Fatalf("kratostest: browser login %s: %v", email, err)
+	}
+	return res
+}
+
+// SetMetadataPublic replaces the identity's metadata_public through the admin API
+// (PATCH /admin/identities/{id} with a JSON Patch), e.g. {"role": "admin"}.
+func (k *Kratos) SetMetadataPublic(tb testing.TB, identityID string, md map[string]any) {
+	tb.Helper()
+	patch := []map[string]any{{"op": "add", "path": "/metadata_public", "value": md}}
+	status, body := k.admin(tb, http.MethodPatch, "/admin/identities/"+url.PathEscape(identityID), patch)
+	if status != http.StatusOK {
+		tb.Fatalf("kratostest: set metadata_public of %s: HTTP %d: %s", identityID, status, body)
+	}
+}
+
+// Identity returns the identity as the admin API shows it (GET /admin/identities/{id}).
+func (k *Kratos) Identity(tb testing.TB, identityID string) map[string]any {
+	tb.Helper()
+	status, body := k.admin(tb, http.MethodGet, "/admin/identities/"+url.PathEscape(identityID), nil)
+	if status != http.StatusOK {
+		tb.Fatalf("kratostest: get identity %s: HTTP %d: %s", identityID, status, body)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(body, &m); err != nil {
+		tb.Fatalf("kratostest: get identity %s: %v", identityID, err)
+	}
+	return m
+}
+
+// RevokeSession disables a session through the admin API (DELETE /admin/sessions/{id}).
+func (k *Kratos) RevokeSession(tb testing.TB, sessionID string) {
+	tb.Helper()
+	status, body := k.admin(tb, http.MethodDelete, "/admin/sessions/"+url.PathEscape(sessionID), nil)
+	if status != http.StatusNoContent {
+		tb.Fatalf("kratostest: revoke session %s: HTTP %d: %s", sessionID, status, body)
+	}
+}
+
+func (k *Kratos) admin(tb testing.TB, method, path string, in any) (int, []byte) {
+	tb.Helper()
+	var rd io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			tb.Fatalf("kratostest: %v", err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	c, cancel := opCtx()
+	defer cancel()
+	req, err := http.NewRequestWithContext(c, method, k.adminURL+path, rd)
+	if err != nil {
+		tb.Fatalf("kratostest: %v", err)
+	}
+	req.Header.Set("Accept", "application/json")
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatalf("kratostest: %s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return resp.StatusCode, body
+}
+
+// Whoami calls /sessions/whoami with the credentials (and ?tokenize_as when
+// tokenizeAs is set). It returns the HTTP error as an *oryflow.Error.
+func (k *Kratos) Whoami(cred oryflow.Credentials, tokenizeAs string) (oryflow.Session, error) {
+	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return oryflow.Whoami(c, &http.Client{Timeout: 30 * time.Second}, k.publicURL, cred, tokenizeAs)
+}
+
+// VerifyJWT checks an ES256 JWT from the tokenizer against the public local-dev JWKS
+// (signature, kid, exp/nbf) and returns its claims.
+func (k *Kratos) VerifyJWT(tb testing.TB, token string) map[string]any {
+	tb.Helper()
+	claims, err := verifyES256(token, k.PublicJWKSPath(), time.Now())
+	if err != nil {
+		tb.Fatalf("kratostest: verify JWT: %v", err)
+	}
+	return claims
+}
+
+func verifyES256(token, jwksPath string, now time.Time) (map[string]any, error) {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return nil, errors.New("not a JWS compact token")
+	}
+	var hdr struct {
+		Alg string `json:"alg"`
+		Kid string `json:"kid"`
+	}
+	if err := decodeSeg(parts[0], &hdr); err != nil {
+		return nil, fmt.Errorf("header: %w", err)
+	}
+	if hdr.Alg != "ES256" {
+		return nil, fmt.Errorf("alg %q, want ES256", hdr.Alg)
+	}
+	raw, err := os.ReadFile(jwksPath)
+	if err != nil {
+		return nil, err
+	}
+	var set struct {
+		Keys []struct {
+			Kid, Kty, Crv, X, Y string
+		} `json:"keys"`
+	}
+	if err := json.Unmarshal(raw, &set); err != nil {
+		return nil, fmt.Errorf("jwks: %w", err)
+	}
+	var pub *ecdsa.PublicKey
+	for _, key := range set.Keys {
+		if key.Kid == hdr.Kid && key.Kty == "EC" && key.Crv == "P-256" {
+			x, err1 := base64.RawURLEncoding.DecodeString(key.X)
+			y, err2 := base64.RawURLEncoding.DecodeString(key.Y)
+			if err1 != nil || err2 != nil {
+				return nil, errors.New("jwks: bad x/y")
+			}
+			pub = &ecdsa.PublicKey{Curve: elliptic.P256(), X: new(big.Int).SetBytes(x), Y: new(big.Int).SetBytes(y)}
+		}
+	}
+	if pub == nil {
+		return nil, fmt.Errorf("no P-256 key with kid %q in %s", hdr.Kid, jwksPath)
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+	if err != nil || len(sig) != 64 {
+		return nil, errors.New("bad ES256 signature encoding")
+	}
+	h := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
+	if !ecdsa.Verify(pub, h[:], new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])) {
+		return nil, errors.New("signature does not verify")
+	}
+	var claims map[string]any
+	if err := decodeSeg(parts[1], &claims); err != nil {
+		return nil, fmt.Errorf("claims: %w", err)
+	}
+	exp, _ := claims["exp"].(float64)
+	nbf, _ := claims["nbf"].(float64)
+	if exp == 0 || now.Unix() >= int64(exp) {
+		return nil, fmt.Errorf("expired or no exp (exp=%v)", claims["exp"])
+	}
+	if nbf != 0 && now.Add(time.Minute).Unix() < int64(nbf) {
+		return nil, fmt.Errorf("not valid yet (nbf=%v)", claims["nbf"])
+	}
+	return claims, nil
+}
+
+func decodeSeg(seg string, v any) error {
+	b, err := base64.RawURLEncoding.DecodeString(seg)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("pick a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// repoRoot walks up from the working directory (go test runs in the package
+// directory) to the folder with go.mod and kratos/kratos.yml; it falls back to this
+// source file's location.
+func repoRoot() (string, error) {
+	isRoot := func(dir string) bool {
+		_, err1 := os.Stat(filepath.Join(dir, "go.mod"))
+		_, err2 := os.Stat(filepath.Join(dir, "kratos", "kratos.yml"))
+		return err1 == nil && err2 == nil
+	}
+	var starts []string
+	if wd, err := os.Getwd(); err == nil {
+		starts = append(starts, wd)
+	}
+	if _, file, _, ok := runtime.Caller(0); ok {
+		starts = append(starts, filepath.Dir(file))
+	}
+	for _, dir := range starts {
+		for d := dir; ; d = filepath.Dir(d) {
+			if isRoot(d) {
+				return d, nil
+			}
+			if filepath.Dir(d) == d {
+				break
+			}
+		}
+	}
+	return "", errors.New("cannot find the repository root (a folder with go.mod and kratos/kratos.yml) above the working directory")
+}
+
+// logBuffer keeps the last maxLogShown bytes written to it; safe for concurrent use.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf = append(b.buf, p...)
+	if len(b.buf) > 2*maxLogShown {
+		b.buf = append([]byte(nil), b.buf[len(b.buf)-maxLogShown:]...)
+	}
+	return len(p), nil
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s := b.buf
+	if len(s) > maxLogShown {
+		s = s[len(s)-maxLogShown:]
+	}
+	return string(s)
+}
