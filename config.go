@@ -117,8 +117,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if c.JWKSURL != "" || c.JWTTemplate != "" {
 		if c.JWKSURL == "" || c.JWTTemplate == "" {
 			bad("ORY_JWKS_URL", "session JWTs need both ORY_JWKS_URL and ORY_JWT_TEMPLATE")
-		} else if _, err := checkURL(c.JWKSURL); err != nil {
-			bad("ORY_JWKS_URL", "%v", err)
+		} else if u, err := url.Parse(c.JWKSURL); err != nil || !(u.Scheme == "https" || u.Scheme == "http" && u.Host != "" || u.Scheme == "file" && u.Path != "") {
+			bad("ORY_JWKS_URL", "%q is not an https:// or file:// URL", c.JWKSURL)
 		}
 	}
 	return c, errors.Join(errs...)

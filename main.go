@@ -54,7 +54,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	}
 	logger := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
 
-	clients := ory.New(ory.Config{PublicURL: cfg.PublicURL, AdminURL: cfg.AdminURL, APIKey: cfg.APIKey})
+	clients := ory.New(ory.Config{PublicURL: cfg.PublicURL, AdminURL: cfg.AdminURL, APIKey: cfg.APIKey, Timeout: cfg.Timeout})
 	m := metrics.New()
 	opts := auth.Options{
 		Timeout:   cfg.Timeout,

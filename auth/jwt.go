@@ -48,6 +48,8 @@ type JWTVerifier struct {
 
 	mu        sync.Mutex
 	lastFetch time.Time
+	// refetchEvery is minRefetch; tests shorten it.
+	refetchEvery time.Duration
 }
 
 // NewJWTVerifier returns a verifier for the key set at cfg.JWKSURL. It fetches the
@@ -59,7 +61,7 @@ func NewJWTVerifier(ctx context.Context, cfg JWTConfig) (*JWTVerifier, error) {
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
 	}
-	v := &JWTVerifier{cfg: cfg}
+	v := &JWTVerifier{cfg: cfg, refetchEvery: minRefetch}
 	u, err := url.Parse(cfg.JWKSURL)
 	if err != nil {
 		return nil, err
@@ -159,7 +161,7 @@ func (v *JWTVerifier) refetchable(token string, set jwk.Set) bool {
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if time.Since(v.lastFetch) < minRefetch {
+	if time.Since(v.lastFetch) < v.refetchEvery {
 		return false
 	}
 	v.lastFetch = time.Now()
@@ -175,7 +177,7 @@ func (v *JWTVerifier) refetch(ctx context.Context) (jwk.Set, error) {
 }
 
 // sessionFromClaims builds the session a verified token stands for. The claims
-// mapper (kratos/) adds aal and metadata_public, so roles work as with whoami.
+// mapper (kratos/tokenizer.claims.jsonnet) adds aal, email and metadata_public, so roles work as with whoami.
 func sessionFromClaims(t jwt.Token) (*client.Session, error) {
 	sub, _ := t.Subject()
 	exp, _ := t.Expiration()
@@ -203,8 +205,11 @@ func sessionFromClaims(t jwt.Token) (*client.Session, error) {
 		s.Identity.MetadataPublic = meta
 	}
 	var traits map[string]any
+	var email string
 	if t.Get("traits", &traits) == nil {
 		s.Identity.Traits = traits
+	} else if t.Get("email", &email) == nil {
+		s.Identity.Traits = map[string]any{"email": email}
 	}
 	return s, nil
 }

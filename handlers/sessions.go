@@ -125,6 +125,9 @@ func RevokeMyOtherSessions(ids client.IdentityAPI, admin adminContext, checker *
 		me := mustSession(c)
 		ctx := admin(c.Request.Context())
 		out := Revoked{Revoked: []string{}}
+		// List every page first, then revoke: Kratos pages this list by offset, so
+		// revoking while paging through the active sessions would skip some.
+		var targets []string
 		token := ""
 		for {
 			req := ids.ListIdentitySessions(ctx, me.Identity.Id).Active(true).PageSize(maxPageSize)
@@ -137,20 +140,22 @@ func RevokeMyOtherSessions(ids client.IdentityAPI, admin adminContext, checker *
 				return
 			}
 			for _, s := range list {
-				if s.Id == me.Id {
-					continue
+				if s.Id != me.Id {
+					targets = append(targets, s.Id)
 				}
-				if resp, err := ids.DisableSession(ctx, s.Id).Execute(); err != nil {
-					// Evict what was revoked so far before answering.
-					checker.ForgetIdentitySessions(me.Identity.Id, me.Id)
-					problem.Abort(c, ory.Problem(resp, err))
-					return
-				}
-				out.Revoked = append(out.Revoked, s.Id)
 			}
 			if token = nextPageToken(resp); token == "" {
 				break
 			}
+		}
+		for _, id := range targets {
+			if resp, err := ids.DisableSession(ctx, id).Execute(); err != nil {
+				// Evict what was revoked so far before answering.
+				checker.ForgetIdentitySessions(me.Identity.Id, me.Id)
+				problem.Abort(c, ory.Problem(resp, err))
+				return
+			}
+			out.Revoked = append(out.Revoked, id)
 		}
 		checker.ForgetIdentitySessions(me.Identity.Id, me.Id)
 		c.JSON(http.StatusOK, out)

@@ -28,6 +28,9 @@ type Config struct {
 	APIKey string
 	// MaxConns bounds the connections kept to each Ory host.
 	MaxConns int
+	// Timeout bounds one Admin API call, so a hung Ory answers 503 in time
+	// (session checks have their own bound). 0 leaves only the transport's limits.
+	Timeout time.Duration
 }
 
 // Clients holds one client per Ory API surface. The frontend client never carries
@@ -40,10 +43,10 @@ type Clients struct {
 
 // New builds the clients on one pooled transport.
 func New(cfg Config) *Clients {
-	hc := &http.Client{Transport: NewTransport(cfg.MaxConns)}
+	t := NewTransport(cfg.MaxConns)
 	return &Clients{
-		Frontend: newAPIClient(cfg.PublicURL, hc).FrontendAPI,
-		admin:    newAPIClient(cfg.AdminURL, hc),
+		Frontend: newAPIClient(cfg.PublicURL, &http.Client{Transport: t}).FrontendAPI,
+		admin:    newAPIClient(cfg.AdminURL, &http.Client{Transport: t, Timeout: cfg.Timeout}),
 		apiKey:   cfg.APIKey,
 	}
 }
