@@ -75,4 +75,3 @@ func expectStatus(resp *http.Response, err error, want int) error {
 	}
 	return nil
 }
-

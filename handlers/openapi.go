@@ -12,4 +12,3 @@ func OpenAPI(doc []byte) gin.HandlerFunc {
 		c.Data(http.StatusOK, "application/yaml", doc)
 	}
 }
-

@@ -19,7 +19,7 @@ type Metrics struct {
 	cacheLookups *prometheus.CounterVec
 	// cacheHit and cacheMiss are resolved once: they are on the hot path.
 	cacheHit, cacheMiss prometheus.Counter
-	requests     *prometheus.HistogramVec
+	requests            *prometheus.HistogramVec
 }
 
 // New registers the instruments, and the Go runtime and process collectors, on a

@@ -1,0 +1,232 @@
+package auth
+
+import (
+	"errors"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/gin-gonic/gin"
+)
+
+func TestMain(m *testing.M) {
+	gin.SetMode(gin.ReleaseMode)
+	os.Exit(m.Run())
+}
+
+const goodToken = "ory_st_0123456789abcdefghijklmnopqrstuv"
+
+func TestCredentialFrom(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		header  http.Header
+		want    Credential
+		wantErr error
+	}{
+		{"bearer", http.Header{"Authorization": {"Bearer " + goodToken}}, Credential{Token: goodToken}, nil},
+		{"bearer lower case", http.Header{"Authorization": {"bearer " + goodToken}}, Credential{Token: goodToken}, nil},
+		{"bearer JWT", http.Header{"Authorization": {"Bearer eyJhbGciOiJFUzI1NiJ9.eyJzaWQiOiJ4In0.c2ln-_"}}, Credential{Token: "eyJhbGciOiJFUzI1NiJ9.eyJzaWQiOiJ4In0.c2ln-_"}, nil},
+		{"x-session-token", http.Header{"X-Session-Token": {goodToken}}, Credential{Token: goodToken}, nil},
+		{"x-session-token beats authorization", http.Header{
+			"X-Session-Token": {goodToken},
+			"Authorization":   {"Bearer ory_st_other"},
+		}, Credential{Token: goodToken}, nil},
+		{"token beats cookie, cookie not sent", http.Header{
+			"Authorization": {"Bearer " + goodToken},
+			"Cookie":        {"ory_kratos_session=abc"},
+		}, Credential{Token: goodToken}, nil},
+		{"only ory cookies, in order", http.Header{
+			"Cookie": {"theme=dark; ory_session_slug=v1; _ga=GA1.2; ory_kratos_session=v2"},
+		}, Credential{Cookie: "ory_session_slug=v1; ory_kratos_session=v2"}, nil},
+		{"ory cookies across cookie headers", http.Header{
+			"Cookie": {"ory_a=1; x=2", "y=3; ory_b=\"4\""},
+		}, Credential{Cookie: `ory_a=1; ory_b="4"`}, nil},
+		{"token of exactly 4096", http.Header{"X-Session-Token": {strings.Repeat("a", 4096)}}, Credential{Token: strings.Repeat("a", 4096)}, nil},
+
+		{"no headers", http.Header{}, Credential{}, ErrNoCredential},
+		{"empty x-session-token", http.Header{"X-Session-Token": {""}}, Credential{}, ErrNoCredential},
+		{"bearer and a space, no token", http.Header{"Authorization": {"Bearer "}}, Credential{}, ErrNoCredential},
+		{"cookie without ory cookies", http.Header{"Cookie": {"theme=dark; session=abc"}}, Credential{}, ErrNoCredential},
+		{"ory cookie without value separator", http.Header{"Cookie": {"ory_kratos_session"}}, Credential{}, ErrNoCredential},
+
+		{"api key as bearer", http.Header{"Authorization": {"Bearer ory_apikey_abc"}}, Credential{}, ErrMalformedCredential},
+		{"pat as bearer", http.Header{"Authorization": {"Bearer ory_pat_abc"}}, Credential{}, ErrMalformedCredential},
+		{"wak as bearer", http.Header{"Authorization": {"Bearer ory_wak_abc"}}, Credential{}, ErrMalformedCredential},
+		{"api key as x-session-token", http.Header{"X-Session-Token": {"ory_apikey_abc"}}, Credential{}, ErrMalformedCredential},
+		{"api key next to a valid cookie", http.Header{
+			"Authorization": {"Bearer ory_pat_abc"},
+			"Cookie":        {"ory_kratos_session=abc"},
+		}, Credential{}, ErrMalformedCredential},
+		{"oversized token", http.Header{"Authorization": {"Bearer " + strings.Repeat("a", 4097)}}, Credential{}, ErrMalformedCredential},
+		{"control byte", http.Header{"X-Session-Token": {"ory_st_a\x01b"}}, Credential{}, ErrMalformedCredential},
+		{"tab in token", http.Header{"Authorization": {"Bearer ory_st_a\tb"}}, Credential{}, ErrMalformedCredential},
+		{"non-ascii", http.Header{"Authorization": {"Bearer ory_st_é"}}, Credential{}, ErrMalformedCredential},
+		{"two x-session-token headers", http.Header{"X-Session-Token": {goodToken, goodToken}}, Credential{}, ErrMalformedCredential},
+		{"two authorization headers", http.Header{"Authorization": {"Bearer " + goodToken, "Bearer " + goodToken}}, Credential{}, ErrMalformedCredential},
+		{"basic scheme", http.Header{"Authorization": {"Basic dXNlcjpwYXNz"}}, Credential{}, ErrMalformedCredential},
+		{"bearer without token", http.Header{"Authorization": {"Bearer"}}, Credential{}, ErrMalformedCredential},
+		{"bearer with two spaces", http.Header{"Authorization": {"Bearer  " + goodToken}}, Credential{}, ErrMalformedCredential},
+		{"empty authorization", http.Header{"Authorization": {""}}, Credential{}, ErrMalformedCredential},
+		{"malformed ory cookie value", http.Header{"Cookie": {`ory_kratos_session=a"b`}}, Credential{}, ErrMalformedCredential},
+		{"empty ory cookie value", http.Header{"Cookie": {"ory_kratos_session="}}, Credential{}, ErrMalformedCredential},
+		{"ory cookie name with space", http.Header{"Cookie": {"ory_ x=1"}}, Credential{}, ErrMalformedCredential},
+		{"ory cookie non-ascii", http.Header{"Cookie": {"ory_kratos_session=é"}}, Credential{}, ErrMalformedCredential},
+		{"oversized ory cookies", http.Header{"Cookie": {"ory_kratos_session=" + strings.Repeat("a", 8192)}}, Credential{}, ErrMalformedCredential},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := &http.Request{Header: tt.header}
+			got, err := CredentialFrom(r)
+			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
+				t.Fatalf("CredentialFrom() error = %v, want %v", err, tt.wantErr)
+			}
+			if got != tt.want {
+				t.Errorf("CredentialFrom() = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestOryCookies(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		in      []string
+		want    string
+		wantErr bool
+	}{
+		{"none", nil, "", false},
+		{"empty header", []string{""}, "", false},
+		{"no ory cookie", []string{"a=1; b=2"}, "", false},
+		{"kratos cookie", []string{"ory_kratos_session=MTY4"}, "ory_kratos_session=MTY4", false},
+		{"network cookie among others", []string{"a=1;ory_session_proj=x==;b=2"}, "ory_session_proj=x==", false},
+		{"keeps order across headers", []string{"ory_b=2", "ory_a=1"}, "ory_b=2; ory_a=1", false},
+		{"quoted value", []string{`ory_x="v"`}, `ory_x="v"`, false},
+		{"name prefix is case sensitive", []string{"ORY_x=1; Ory_y=2"}, "", false},
+		{"foreign malformed cookie is ignored", []string{`a="b; ory_x=1`}, "ory_x=1", false},
+		{"value with comma", []string{"ory_x=a,b"}, "", true},
+		{"value with backslash", []string{`ory_x=a\b`}, "", true},
+		{"only quotes", []string{`ory_x=""`}, "", true},
+		{"name with separator", []string{"ory_(x)=1"}, "", true},
+		{"exactly at the limit", []string{"ory_x=" + strings.Repeat("v", 8192-len("ory_x="))}, "ory_x=" + strings.Repeat("v", 8192-len("ory_x=")), false},
+		{"one byte over the limit", []string{"ory_x=" + strings.Repeat("v", 8193-len("ory_x="))}, "", true},
+		{"over the limit in total", []string{"ory_a=" + strings.Repeat("v", 5000), "ory_b=" + strings.Repeat("v", 5000)}, "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := OryCookies(tt.in)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("OryCookies() error = %v, want error %v", err, tt.wantErr)
+			}
+			if err != nil && !errors.Is(err, ErrMalformedCredential) {
+				t.Errorf("OryCookies() error = %v, want ErrMalformedCredential", err)
+			}
+			if got != tt.want {
+				t.Errorf("OryCookies() = %.80q, want %.80q", got, tt.want)
+			}
+		})
+	}
+}
+
+// Fuzz inputs choose which headers are present with flags: bit 0 X-Session-Token,
+// bit 1 Authorization, bit 2 Cookie (twice with bit 3).
+func FuzzCredentialFrom(f *testing.F) {
+	f.Add(goodToken, "Bearer "+goodToken, "ory_kratos_session=abc", uint8(7))
+	f.Add("", "Bearer ory_apikey_x", "", uint8(2))
+	f.Add("", "bearer eyJa.eyJb.c", "", uint8(2))
+	f.Add("", "", "a=1; ory_session_x=\"y\"; ory_z=1", uint8(12))
+	f.Fuzz(func(t *testing.T, xst, authz, cookie string, flags uint8) {
+		h := http.Header{}
+		if flags&1 != 0 {
+			h["X-Session-Token"] = []string{xst}
+		}
+		if flags&2 != 0 {
+			h["Authorization"] = []string{authz}
+		}
+		if flags&4 != 0 {
+			h["Cookie"] = []string{cookie}
+		}
+		if flags&8 != 0 {
+			h["Cookie"] = append(h["Cookie"], cookie)
+		}
+		cred, err := CredentialFrom(&http.Request{Header: h})
+		if err != nil {
+			if !errors.Is(err, ErrNoCredential) && !errors.Is(err, ErrMalformedCredential) {
+				t.Fatalf("unexpected error %v", err)
+			}
+			if cred != (Credential{}) {
+				t.Fatalf("credential %+v returned with error %v", cred, err)
+			}
+			return
+		}
+		if (cred.Token == "") == (cred.Cookie == "") {
+			t.Fatalf("want exactly one of token and cookie, got %+v", cred)
+		}
+		if cred.Token != "" {
+			assertToken(t, cred.Token)
+		}
+		if cred.Cookie != "" {
+			assertCookie(t, cred.Cookie)
+		}
+	})
+}
+
+func FuzzOryCookies(f *testing.F) {
+	f.Add("ory_kratos_session=abc", "")
+	f.Add("a=1; ory_x=2;ory_y=\"3\"", "ory_z=4")
+	f.Add("ory_=x", "ory_x=a;b")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		got, err := OryCookies([]string{a, b})
+		if err != nil {
+			if !errors.Is(err, ErrMalformedCredential) || got != "" {
+				t.Fatalf("OryCookies() = %q, %v", got, err)
+			}
+			return
+		}
+		if got != "" {
+			assertCookie(t, got)
+		}
+	})
+}
+
+// assertToken checks the properties every forwarded token has, independently of
+// the code under test.
+func assertToken(t *testing.T, tok string) {
+	t.Helper()
+	if len(tok) > 4096 {
+		t.Fatalf("token of %d bytes", len(tok))
+	}
+	for _, p := range []string{"ory_apikey_", "ory_pat_", "ory_wak_"} {
+		if strings.HasPrefix(tok, p) {
+			t.Fatalf("API key %q taken for a session token", tok)
+		}
+	}
+	const b64token = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~+/="
+	if strings.Trim(tok, b64token) != "" {
+		t.Fatalf("token %q has characters outside b64token", tok)
+	}
+}
+
+// assertCookie checks a forwarded Cookie header holds only ory_ pairs of visible
+// ASCII and fits the limit.
+func assertCookie(t *testing.T, cookie string) {
+	t.Helper()
+	if len(cookie) > 8192 {
+		t.Fatalf("cookie of %d bytes", len(cookie))
+	}
+	for pair := range strings.SplitSeq(cookie, "; ") {
+		name, value, ok := strings.Cut(pair, "=")
+		if !ok || !strings.HasPrefix(name, "ory_") || value == "" {
+			t.Fatalf("cookie %q holds pair %q", cookie, pair)
+		}
+		for i := 0; i < len(pair); i++ {
+			if c := pair[i]; c <= ' ' || c >= 0x7f || c == ';' || c == ',' {
+				t.Fatalf("cookie %q holds byte %q", cookie, c)
+			}
+		}
+	}
+}

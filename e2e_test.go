@@ -1,0 +1,431 @@
+//go:build e2e
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/example/ory-gin-starter/internal/apitest"
+	"github.com/example/ory-gin-starter/internal/kratostest"
+	"github.com/example/ory-gin-starter/internal/oryflow"
+)
+
+// The end-to-end tests run the service through run, against a real Kratos that they
+// start (make e2e builds it), and check every response against openapi.yaml.
+
+const password = "correct-horse-battery-staple-42"
+
+// service is one running instance of the service.
+type service struct {
+	t    *testing.T
+	url  string
+	logs *syncBuffer
+	api  *apitest.Validator
+}
+
+// startService runs the service with env on a free port until the test ends.
+func startService(t *testing.T, k *kratostest.Kratos, env map[string]string) *service {
+	t.Helper()
+	port := freePort(t)
+	vars := map[string]string{
+		"ORY_SDK_URL":   k.PublicURL(),
+		"ORY_ADMIN_URL": k.AdminURL(),
+		"PORT":          fmt.Sprint(port),
+		"ORY_TIMEOUT":   "2s",
+		"LOG_LEVEL":     "debug",
+	}
+	for k, v := range env {
+		vars[k] = v
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	logs := &syncBuffer{}
+	var runErr error
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		runErr = run(ctx, func(k string) string { return vars[k] }, logs)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-exited
+		if runErr != nil {
+			t.Errorf("run returned %v", runErr)
+		}
+	})
+	s := &service{t: t, url: fmt.Sprintf("http://127.0.0.1:%d", port), logs: logs, api: apitest.New(t)}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(s.url + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return s
+			}
+		}
+		select {
+		case <-exited:
+			t.Fatalf("run exited early: %v\n%s", runErr, logs)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("service did not become healthy: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// call sends a request with the given headers, checks the answer against the
+// OpenAPI document, and returns the status and body.
+func (s *service) call(method, path string, headers ...string) (int, []byte, http.Header) {
+	s.t.Helper()
+	req, err := http.NewRequest(method, s.url+path, nil)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Add(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	body := s.api.CheckResponse(s.t, resp)
+	return resp.StatusCode, body, resp.Header
+}
+
+// expect is call plus a status assertion.
+func (s *service) expect(want int, method, path string, headers ...string) []byte {
+	s.t.Helper()
+	got, body, _ := s.call(method, path, headers...)
+	if got != want {
+		s.t.Fatalf("%s %s: status = %d, want %d; body: %s", method, path, got, want, body)
+	}
+	return body
+}
+
+func bearer(tok string) []string { return []string{"Authorization", "Bearer " + tok} }
+
+func decode[T any](t *testing.T, body []byte) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal(body, &v); err != nil {
+		t.Fatalf("decode %s: %v", body, err)
+	}
+	return v
+}
+
+type resourceBody struct {
+	IdentityID string `json:"identity_id"`
+	SessionID  string `json:"session_id"`
+	AAL        string `json:"aal"`
+}
+
+type problemBody struct {
+	Status int    `json:"status"`
+	Code   string `json:"code"`
+}
+
+func TestE2ESessions(t *testing.T) {
+	k := kratostest.Start(t, kratostest.WithEnv("HASHERS_BCRYPT_COST=4"))
+	svc := startService(t, k, nil)
+	alice := k.Register(t, k.NewEmail(), password)
+
+	t.Run("token as bearer", func(t *testing.T) {
+		r := decode[resourceBody](t, svc.expect(200, "GET", "/api/resource", bearer(alice.SessionToken)...))
+		if r.IdentityID != alice.IdentityID || r.SessionID != alice.SessionID || r.AAL != "aal1" {
+			t.Errorf("resource = %+v, want identity %s session %s aal1", r, alice.IdentityID, alice.SessionID)
+		}
+	})
+	t.Run("X-Session-Token", func(t *testing.T) {
+		svc.expect(200, "GET", "/api/resource", "X-Session-Token", alice.SessionToken)
+	})
+	t.Run("cookie from a browser login", func(t *testing.T) {
+		email := k.NewEmail()
+		k.Register(t, email, password)
+		cookie := k.BrowserLogin(t, email, password)
+		if !strings.Contains(cookie, "ory_kratos_session=") {
+			t.Fatalf("browser login cookie = %q, want ory_kratos_session", cookie)
+		}
+		// Other cookies of the application ride along and must not disturb the check.
+		svc.expect(200, "GET", "/api/resource", "Cookie", "theme=dark; "+cookie+"; _ga=GA1.2")
+	})
+	t.Run("token beats a bad cookie", func(t *testing.T) {
+		svc.expect(200, "GET", "/api/resource", append(bearer(alice.SessionToken), "Cookie", "ory_kratos_session=forged")...)
+	})
+	t.Run("refused without Ory", func(t *testing.T) {
+		for _, h := range [][]string{
+			nil,
+			bearer("ory_apikey_notasession"),
+			bearer("ory_pat_notasession"),
+			{"Authorization", "Basic dXNlcjpwYXNz"},
+			{"Cookie", "ory_kratos_session=forged"},
+			bearer("ory_st_forgedforgedforgedforgedforged"),
+		} {
+			_, body, hdr := svc.call("GET", "/api/resource", h...)
+			p := decode[problemBody](t, body)
+			if p.Status != 401 || p.Code != "unauthorized" || !strings.HasPrefix(hdr.Get("WWW-Authenticate"), "Bearer") {
+				t.Errorf("headers %q: problem = %+v, WWW-Authenticate %q; want 401 unauthorized", h, p, hdr.Get("WWW-Authenticate"))
+			}
+		}
+	})
+	t.Run("me", func(t *testing.T) {
+		me := decode[map[string]any](t, svc.expect(200, "GET", "/api/me", bearer(alice.SessionToken)...))
+		if me["id"] != alice.IdentityID {
+			t.Errorf("me.id = %v, want %s", me["id"], alice.IdentityID)
+		}
+		if _, ok := me["credentials"]; ok {
+			t.Error("me exposes credentials")
+		}
+	})
+	t.Run("my sessions", func(t *testing.T) {
+		second := k.Login(t, emailOf(t, k, alice), password)
+		list := decode[struct {
+			Sessions []struct {
+				ID      string `json:"id"`
+				Current bool   `json:"current"`
+			} `json:"sessions"`
+		}](t, svc.expect(200, "GET", "/api/me/sessions", bearer(alice.SessionToken)...))
+		seen := map[string]bool{}
+		for _, s := range list.Sessions {
+			seen[s.ID] = s.Current
+		}
+		if cur, ok := seen[alice.SessionID]; !ok || !cur {
+			t.Errorf("sessions %v: want %s listed as current", seen, alice.SessionID)
+		}
+		if cur, ok := seen[second.SessionID]; !ok || cur {
+			t.Errorf("sessions %v: want %s listed, not current", seen, second.SessionID)
+		}
+	})
+}
+
+// emailOf reads the identity's email through the Admin API.
+func emailOf(t *testing.T, k *kratostest.Kratos, r oryflow.Result) string {
+	t.Helper()
+	traits, _ := k.Identity(t, r.IdentityID)["traits"].(map[string]any)
+	email, _ := traits["email"].(string)
+	if email == "" {
+		t.Fatalf("identity %s has no email", r.IdentityID)
+	}
+	return email
+}
+
+func TestE2ERevocation(t *testing.T) {
+	k := kratostest.Start(t, kratostest.WithEnv("HASHERS_BCRYPT_COST=4"))
+	cached := startService(t, k, map[string]string{"SESSION_CACHE_TTL": "1h"})
+	uncached := startService(t, k, map[string]string{"SESSION_CACHE_TTL": "0"})
+
+	email := k.NewEmail()
+	a1 := k.Register(t, email, password)
+	a2 := k.Login(t, email, password)
+	a3 := k.Login(t, email, password)
+	bob := k.Register(t, k.NewEmail(), password)
+	for _, tok := range []string{a1.SessionToken, a2.SessionToken, a3.SessionToken, bob.SessionToken} {
+		cached.expect(200, "GET", "/api/resource", bearer(tok)...) // now cached for an hour
+	}
+
+	t.Run("another identity's session is 404 and survives", func(t *testing.T) {
+		p := decode[problemBody](t, cached.expect(404, "DELETE", "/api/me/sessions/"+a2.SessionID, bearer(bob.SessionToken)...))
+		if p.Code != "not_found" {
+			t.Errorf("code = %q, want not_found", p.Code)
+		}
+		uncached.expect(200, "GET", "/api/resource", bearer(a2.SessionToken)...)
+	})
+	t.Run("unknown and invalid ids", func(t *testing.T) {
+		cached.expect(404, "DELETE", "/api/me/sessions/00000000-0000-4000-8000-000000000000", bearer(a1.SessionToken)...)
+		cached.expect(400, "DELETE", "/api/me/sessions/not-a-uuid", bearer(a1.SessionToken)...)
+	})
+	t.Run("own session revoked is refused on the next request, even cached", func(t *testing.T) {
+		cached.expect(204, "DELETE", "/api/me/sessions/"+a2.SessionID, bearer(a1.SessionToken)...)
+		cached.expect(401, "GET", "/api/resource", bearer(a2.SessionToken)...)
+		uncached.expect(401, "GET", "/api/resource", bearer(a2.SessionToken)...)
+		cached.expect(200, "GET", "/api/resource", bearer(a1.SessionToken)...)
+	})
+	t.Run("sign out everywhere else", func(t *testing.T) {
+		a4 := k.Login(t, email, password)
+		cached.expect(200, "GET", "/api/resource", bearer(a4.SessionToken)...)
+		out := decode[struct {
+			Revoked []string `json:"revoked"`
+		}](t, cached.expect(200, "DELETE", "/api/me/sessions", bearer(a1.SessionToken)...))
+		got := strings.Join(out.Revoked, ",")
+		if !strings.Contains(got, a3.SessionID) || !strings.Contains(got, a4.SessionID) || strings.Contains(got, a1.SessionID) {
+			t.Errorf("revoked = %v, want %s and %s but not the current %s", out.Revoked, a3.SessionID, a4.SessionID, a1.SessionID)
+		}
+		for _, tok := range []string{a3.SessionToken, a4.SessionToken} {
+			cached.expect(401, "GET", "/api/resource", bearer(tok)...)
+		}
+		cached.expect(200, "GET", "/api/resource", bearer(a1.SessionToken)...)
+		cached.expect(200, "GET", "/api/resource", bearer(bob.SessionToken)...)
+	})
+	t.Run("revoked in Ory directly: seen at once without the cache", func(t *testing.T) {
+		c := k.Register(t, k.NewEmail(), password)
+		uncached.expect(200, "GET", "/api/resource", bearer(c.SessionToken)...)
+		k.RevokeSession(t, c.SessionID)
+		uncached.expect(401, "GET", "/api/resource", bearer(c.SessionToken)...)
+	})
+}
+
+func TestE2EAdmin(t *testing.T) {
+	k := kratostest.Start(t, kratostest.WithEnv("HASHERS_BCRYPT_COST=4"))
+	svc := startService(t, k, nil)
+	user := k.Register(t, k.NewEmail(), password)
+	adminEmail := k.NewEmail()
+	admin := k.Register(t, adminEmail, password)
+	k.Register(t, k.NewEmail(), password)
+
+	p := decode[problemBody](t, svc.expect(403, "GET", "/api/admin/identities", bearer(user.SessionToken)...))
+	if p.Code != "forbidden" {
+		t.Errorf("code = %q, want forbidden", p.Code)
+	}
+	svc.expect(401, "GET", "/api/admin/identities")
+
+	// The role lives in metadata_public, which only the Admin API can write. A new
+	// session carries it (a cached one keeps its old view until the cache expires).
+	k.SetMetadataPublic(t, admin.IdentityID, map[string]any{"role": "admin"})
+	admin = k.Login(t, adminEmail, password)
+
+	type page struct {
+		Identities []struct {
+			ID string `json:"id"`
+		} `json:"identities"`
+		NextPageToken string `json:"next_page_token"`
+	}
+	seen := map[string]bool{}
+	path := "/api/admin/identities?page_size=1"
+	for pages := 0; ; pages++ {
+		if pages > 10 {
+			t.Fatal("pagination does not end")
+		}
+		pg := decode[page](t, svc.expect(200, "GET", path, bearer(admin.SessionToken)...))
+		if len(pg.Identities) > 1 {
+			t.Fatalf("page_size=1 gave %d identities", len(pg.Identities))
+		}
+		for _, i := range pg.Identities {
+			seen[i.ID] = true
+		}
+		if pg.NextPageToken == "" {
+			break
+		}
+		path = "/api/admin/identities?page_size=1&page_token=" + pg.NextPageToken
+	}
+	if len(seen) != 3 || !seen[user.IdentityID] || !seen[admin.IdentityID] {
+		t.Errorf("identities over all pages = %v, want the 3 registered", seen)
+	}
+	for _, q := range []string{"page_size=0", "page_size=501", "page_size=abc", "page_token=%00"} {
+		svc.expect(400, "GET", "/api/admin/identities?"+q, bearer(admin.SessionToken)...)
+	}
+	svc.expect(400, "GET", "/api/admin/identities?page_token=bogus", bearer(admin.SessionToken)...)
+}
+
+func TestE2EOryOutage(t *testing.T) {
+	k := kratostest.Start(t, kratostest.WithSQLite(), kratostest.WithEnv("HASHERS_BCRYPT_COST=4"))
+	svc := startService(t, k, map[string]string{"SESSION_CACHE_TTL": "0", "ORY_TIMEOUT": "1s"})
+	u := k.Register(t, k.NewEmail(), password)
+	svc.expect(200, "GET", "/api/resource", bearer(u.SessionToken)...)
+	svc.expect(200, "GET", "/readyz")
+
+	k.Stop()
+	start := time.Now()
+	p := decode[problemBody](t, svc.expect(503, "GET", "/api/resource", bearer(u.SessionToken)...))
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("503 took %s with Kratos down, want under 1s", took)
+	}
+	if p.Code != "ory_unavailable" {
+		t.Errorf("code = %q, want ory_unavailable", p.Code)
+	}
+	svc.expect(503, "GET", "/api/me", bearer(u.SessionToken)...)
+	ready := decode[map[string]any](t, svc.expect(503, "GET", "/readyz"))
+	if checks, _ := ready["checks"].(map[string]any); checks["ory_public"] != "unavailable" || checks["ory_admin"] != "unavailable" {
+		t.Errorf("readyz checks = %v, want both unavailable", ready["checks"])
+	}
+	svc.expect(200, "GET", "/healthz")
+
+	k.Restart()
+	svc.expect(200, "GET", "/readyz")
+	svc.expect(200, "GET", "/api/resource", bearer(u.SessionToken)...)
+}
+
+func TestE2ESessionJWT(t *testing.T) {
+	k := kratostest.Start(t, kratostest.WithEnv("HASHERS_BCRYPT_COST=4"))
+	svc := startService(t, k, map[string]string{
+		"ORY_JWKS_URL":     "file://" + k.PublicJWKSPath(),
+		"ORY_JWT_TEMPLATE": "jwt_example",
+		"ORY_JWT_ISSUER":   k.PublicURL() + "/",
+	})
+	u := k.Register(t, k.NewEmail(), password)
+	s, err := k.Whoami(oryflow.Credentials{SessionToken: u.SessionToken}, "jwt_example")
+	if err != nil || s.Tokenized == "" {
+		t.Fatalf("whoami tokenize_as: %v (token %q)", err, s.Tokenized)
+	}
+	r := decode[resourceBody](t, svc.expect(200, "GET", "/api/resource", bearer(s.Tokenized)...))
+	if r.IdentityID != u.IdentityID || r.SessionID != u.SessionID {
+		t.Errorf("resource = %+v, want identity %s session %s", r, u.IdentityID, u.SessionID)
+	}
+	// Verified locally: Kratos down changes nothing for JWTs, and ory_st_ tokens
+	// still go to Kratos (and so fail closed).
+	k.Stop()
+	svc.expect(200, "GET", "/api/resource", bearer(s.Tokenized)...)
+	svc.expect(503, "GET", "/api/resource", bearer(u.SessionToken)...)
+	tampered := s.Tokenized[:len(s.Tokenized)-4] + "AAAA"
+	svc.expect(401, "GET", "/api/resource", bearer(tampered)...)
+}
+
+// TestE2ENoSecretsInLogs runs last over the logs of a busy service: no token,
+// cookie value or API key may appear, even at debug level.
+func TestE2ENoSecretsInLogs(t *testing.T) {
+	k := kratostest.Start(t, kratostest.WithEnv("HASHERS_BCRYPT_COST=4"))
+	svc := startService(t, k, nil)
+	email := k.NewEmail()
+	u := k.Register(t, email, password)
+	cookie := k.BrowserLogin(t, email, password)
+	svc.expect(200, "GET", "/api/resource", bearer(u.SessionToken)...)
+	svc.expect(200, "GET", "/api/resource", "Cookie", cookie)
+	svc.expect(401, "GET", "/api/resource", bearer("ory_st_forgedforgedforged")...)
+	svc.expect(200, "GET", "/api/me/sessions", bearer(u.SessionToken)...)
+	_, cookieValue, _ := strings.Cut(cookie, "=")
+	for _, secret := range []string{u.SessionToken, cookieValue, "ory_st_forgedforgedforged"} {
+		if strings.Contains(svc.logs.String(), secret) {
+			t.Errorf("logs contain a secret %.12s...", secret)
+		}
+	}
+	if !strings.Contains(svc.logs.String(), `"route":"/api/resource"`) {
+		t.Errorf("logs miss request lines:\n%s", svc.logs)
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// syncBuffer is a bytes.Buffer safe for the service's concurrent log writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
