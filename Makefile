@@ -15,7 +15,8 @@ help: ## List the targets.
 
 $(KRATOS): $(KRATOS_SRC)
 	@echo ">> building Ory Kratos v1.3.1 from the Go module proxy into $@ (first build: a few minutes)"
-	cd tools/kratos && CGO_ENABLED=1 $(GO) build -tags sqlite -o ../../$@ .
+	cd tools/kratos && CGO_ENABLED=1 $(GO) build -tags sqlite \
+		-ldflags "-X github.com/ory/kratos/driver/config.Version=v1.3.1" -o ../../$@ .
 	@touch $@
 
 .PHONY: kratos

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -296,5 +297,34 @@ func TestRunRejectsBadConfig(t *testing.T) {
 	}
 	if out.Len() != 0 {
 		t.Errorf("run wrote %q before failing", out.String())
+	}
+}
+
+// TestEveryVariableDocumented keeps .env.example and the README's env table in step
+// with what loadConfig reads.
+func TestEveryVariableDocumented(t *testing.T) {
+	var names []string
+	_, _ = loadConfig(func(name string) string {
+		names = append(names, name)
+		return ""
+	})
+	if len(names) < 10 {
+		t.Fatalf("loadConfig read only %v", names)
+	}
+	example, err := os.ReadFile(".env.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range names {
+		if !regexp.MustCompile(`(?m)^#?\s*` + name + `=`).Match(example) {
+			t.Errorf(".env.example has no %s= line", name)
+		}
+		if !strings.Contains(string(readme), "| `"+name+"` |") {
+			t.Errorf("README.md's env table has no row for %s", name)
+		}
 	}
 }

@@ -92,9 +92,7 @@ mkdir -p "$DEV_DIR"
 
 # ---- Kratos ----------------------------------------------------------------------
 if [ ! -x "$KRATOS_BIN" ]; then
-	log "building Ory Kratos v1.3.1 into bin/kratos (the first build takes a few minutes)"
-	mkdir -p "$ROOT/bin"
-	(cd tools/kratos && CGO_ENABLED=1 go build -tags sqlite -o ../../bin/kratos .)
+	make -C "$ROOT" kratos
 	KRATOS_BIN="$ROOT/bin/kratos"
 fi
 
