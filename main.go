@@ -114,6 +114,9 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownWait)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
+		// Past the deadline: drop the requests still running rather than leave them
+		// served by a server run no longer owns.
+		_ = srv.Close()
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	logger.Info("stopped")

@@ -80,7 +80,7 @@ func pageProblem(resp *http.Response, err error) *problem.Problem {
 	if resp != nil && resp.StatusCode == http.StatusBadRequest {
 		return problem.New(http.StatusBadRequest, problem.CodeBadRequest, "page_token is not a token this API gave out.")
 	}
-	return ory.Problem(resp, err)
+	return ory.AdminProblem(resp, err)
 }
 
 // nextLink matches the rel="next" entry of an RFC 8288 Link header.

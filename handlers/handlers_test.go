@@ -62,21 +62,36 @@ func (s *syncBuffer) String() string {
 }
 
 type envOptions struct {
-	publicURL string // default: the fake
-	cacheTTL  time.Duration
+	publicURL   string // default: the fake
+	adminURL    string // default: the fake
+	cacheTTL    time.Duration
+	corsOrigins []string
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
+	t.Helper()
+	return newEnvWith(t, o, nil)
+}
+
+// newEnvWith is newEnv with Ory's URLs chosen by urls from the fake's URL (to put
+// a proxy in front of one side).
+func newEnvWith(t *testing.T, o envOptions, urls func(fakeURL string) (public, admin string)) *env {
 	t.Helper()
 	fake := orytest.New(t, orytest.WithAPIKey(apiKey))
 	doc, err := os.ReadFile("../openapi.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
+	if urls != nil {
+		o.publicURL, o.adminURL = urls(fake.URL)
+	}
 	if o.publicURL == "" {
 		o.publicURL = fake.URL
 	}
-	clients := ory.New(ory.Config{PublicURL: o.publicURL, AdminURL: fake.URL, APIKey: apiKey, Timeout: 500 * time.Millisecond})
+	if o.adminURL == "" {
+		o.adminURL = fake.URL
+	}
+	clients := ory.New(ory.Config{PublicURL: o.publicURL, AdminURL: o.adminURL, APIKey: apiKey, Timeout: 500 * time.Millisecond})
 	e := &env{t: t, fake: fake, v: apitest.New(t), logs: &syncBuffer{}, secrets: []string{apiKey}}
 	router := handlers.NewRouter(handlers.Deps{
 		Logger:       slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -84,6 +99,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 		Ory:          clients,
 		Metrics:      metrics.New(),
 		OpenAPI:      doc,
+		CORSOrigins:  o.corsOrigins,
 		MaxBodyBytes: 1 << 20,
 	})
 	e.srv = httptest.NewServer(router)
@@ -139,6 +155,20 @@ func (e *env) expect(resp *http.Response, body []byte, want int) {
 	if resp.StatusCode != want {
 		e.t.Fatalf("%s %s: status = %d, want %d; body %s", resp.Request.Method, resp.Request.URL.Path, resp.StatusCode, want, body)
 	}
+}
+
+// secret adds values that must never appear in a response body or a log line.
+func (e *env) secret(vs ...string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.secrets = append(e.secrets, vs...)
+}
+
+// record keeps a response body for the secrets scan at the end of the test.
+func (e *env) record(body []byte) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.bodies = append(e.bodies, body)
 }
 
 func (e *env) assertNoSecrets() {

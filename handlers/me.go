@@ -78,7 +78,7 @@ func GetMe(ids client.IdentityAPI, admin adminContext) gin.HandlerFunc {
 		s := mustSession(c)
 		i, resp, err := ids.GetIdentity(admin(c.Request.Context()), s.Identity.Id).Execute()
 		if err != nil {
-			problem.Abort(c, ory.Problem(resp, err))
+			problem.Abort(c, ory.AdminProblem(resp, err))
 			return
 		}
 		c.JSON(http.StatusOK, identityOf(i))

@@ -1,9 +1,12 @@
 package handlers
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -110,14 +113,30 @@ func cors(origins []string) gin.HandlerFunc {
 }
 
 // limitBody refuses bodies over max bytes. No route reads a body, so a large one is
-// either a mistake or an attack; it is refused before anything else runs.
+// either a mistake or an attack; it is refused before anything else runs. A body of
+// unknown length (chunked) is read here, up to max, so it is refused the same way
+// rather than ignored by routes that never read it.
 func limitBody(max int64) gin.HandlerFunc {
 	return func(c *gin.Context) {
+		tooLarge := problem.New(http.StatusRequestEntityTooLarge, problem.CodeTooLarge, "")
 		if c.Request.ContentLength > max {
-			problem.Abort(c, problem.New(http.StatusRequestEntityTooLarge, problem.CodeTooLarge, ""))
+			problem.Abort(c, tooLarge)
 			return
 		}
 		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, max)
+		if c.Request.ContentLength < 0 {
+			b, err := io.ReadAll(c.Request.Body)
+			if err != nil {
+				var mbe *http.MaxBytesError
+				if errors.As(err, &mbe) {
+					problem.Abort(c, tooLarge)
+				} else {
+					problem.Abort(c, problem.New(http.StatusBadRequest, problem.CodeBadRequest, "The request body could not be read."))
+				}
+				return
+			}
+			c.Request.Body = io.NopCloser(bytes.NewReader(b))
+		}
 		c.Next()
 	}
 }

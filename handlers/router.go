@@ -34,6 +34,10 @@ func NewRouter(d Deps) *gin.Engine {
 	r.HandleMethodNotAllowed = true
 	r.RedirectTrailingSlash = false // a redirect would not carry the credential headers of API clients
 	r.RedirectFixedPath = false
+	// Route on the path as sent: an encoded slash (%2F) is part of a segment, not a
+	// separator, so /api/me%2Fsessions is no route rather than /api/me/sessions.
+	r.UseEscapedPath = true
+	r.UnescapePathValues = true
 	r.ContextWithFallback = true
 
 	r.Use(

@@ -97,7 +97,7 @@ func RevokeMySession(ids client.IdentityAPI, admin adminContext, checker *auth.C
 		ctx := admin(c.Request.Context())
 		target, resp, err := ids.GetSession(ctx, id).Expand([]string{"identity"}).Execute()
 		if err != nil {
-			problem.Abort(c, ory.Problem(resp, err))
+			problem.Abort(c, ory.AdminProblem(resp, err))
 			return
 		}
 		if target.Identity == nil || target.Identity.Id != me.Identity.Id {
@@ -105,7 +105,7 @@ func RevokeMySession(ids client.IdentityAPI, admin adminContext, checker *auth.C
 			return
 		}
 		if resp, err := ids.DisableSession(ctx, id).Execute(); err != nil {
-			problem.Abort(c, ory.Problem(resp, err))
+			problem.Abort(c, ory.AdminProblem(resp, err))
 			return
 		}
 		checker.ForgetSession(id)
@@ -136,7 +136,7 @@ func RevokeMyOtherSessions(ids client.IdentityAPI, admin adminContext, checker *
 			}
 			list, resp, err := req.Execute()
 			if err != nil {
-				problem.Abort(c, ory.Problem(resp, err))
+				problem.Abort(c, ory.AdminProblem(resp, err))
 				return
 			}
 			for _, s := range list {
@@ -152,7 +152,7 @@ func RevokeMyOtherSessions(ids client.IdentityAPI, admin adminContext, checker *
 			if resp, err := ids.DisableSession(ctx, id).Execute(); err != nil {
 				// Evict what was revoked so far before answering.
 				checker.ForgetIdentitySessions(me.Identity.Id, me.Id)
-				problem.Abort(c, ory.Problem(resp, err))
+				problem.Abort(c, ory.AdminProblem(resp, err))
 				return
 			}
 			out.Revoked = append(out.Revoked, id)

@@ -138,6 +138,18 @@ func Problem(resp *http.Response, err error) *problem.Problem {
 	}
 }
 
+// AdminProblem maps a failed Admin API call made for a caller whose session is
+// already verified. A 401 or 403 from the Admin API means this service's API key is
+// missing, wrong or lacks a permission: a misconfiguration here, not the caller's
+// fault, so it is 503 like any other outage, never 401 (clients would sign the user
+// out) or 403. Everything else maps as in Problem.
+func AdminProblem(resp *http.Response, err error) *problem.Problem {
+	if resp != nil && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) {
+		return problem.Unavailable(fmt.Errorf("ory admin API refused the API key (%d): %w", resp.StatusCode, err))
+	}
+	return Problem(resp, err)
+}
+
 // RetryAfter parses a Retry-After header (seconds or an HTTP date) and bounds it to
 // 1..60 seconds; a missing or bad value gives 1.
 func RetryAfter(v string) int {
