@@ -56,6 +56,11 @@ test: check unit compose e2e fuzz ## Everything CI runs: checks, unit, compose, 
 bench: $(KRATOS) ## Load-test the service and Kratos on loopback; prints one table.
 	./scripts/bench.sh
 
+LOADTEST_FLAGS ?=
+.PHONY: loadtest
+loadtest: $(KRATOS) ## Sustained mixed traffic against Kratos (30s, 300 req/s; LOADTEST_FLAGS="-duration 1m -rate 500"); fails on a wrong answer or a leak.
+	KRATOS_BIN=$(abspath $(KRATOS)) $(GO) run ./internal/tools/loadtest $(LOADTEST_FLAGS)
+
 .PHONY: clean
 clean: ## Remove build outputs.
 	rm -rf bin .dev

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -428,4 +429,120 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// TestE2EOryRestartUnderLoad keeps concurrent traffic with valid and invalid
+// credentials going while Kratos (SQLite, so sessions survive) stops and restarts:
+// a valid credential gets only 200 or 503 (never 401), an invalid one only 401 or
+// 503 (never 200), and everything answers normally once Kratos is back. A second
+// service with the session cache shows the Admin API refusing connections while
+// cached sessions still pass.
+func TestE2EOryRestartUnderLoad(t *testing.T) {
+	k := kratostest.Start(t, kratostest.WithSQLite(), kratostest.WithEnv("HASHERS_BCRYPT_COST=4"))
+	svc := startService(t, k, map[string]string{"SESSION_CACHE_TTL": "0", "ORY_TIMEOUT": "1s"})
+	cached := startService(t, k, map[string]string{"SESSION_CACHE_TTL": "1h", "ORY_TIMEOUT": "1s"})
+
+	type cred struct {
+		name   string
+		header []string
+		valid  bool
+	}
+	var creds []cred
+	for i := range 3 {
+		u := k.Register(t, k.NewEmail(), password)
+		creds = append(creds, cred{fmt.Sprintf("token %d", i), bearer(u.SessionToken), true})
+	}
+	email := k.NewEmail()
+	k.Register(t, email, password)
+	creds = append(creds,
+		cred{"cookie", []string{"Cookie", k.BrowserLogin(t, email, password)}, true},
+		cred{"forged token", bearer("ory_st_forgedforgedforgedforgedforgedfo"), false},
+		cred{"forged cookie", []string{"Cookie", "ory_kratos_session=MTcwforgedforged"}, false},
+	)
+	for _, c := range creds {
+		want := 401
+		if c.valid {
+			want = 200
+		}
+		svc.expect(want, "GET", "/api/resource", c.header...)
+		cached.expect(want, "GET", "/api/resource", c.header...)
+	}
+
+	type tally struct {
+		mu     sync.Mutex
+		counts map[string]int // "valid 200", "invalid 503", ...
+		wrong  []string
+	}
+	tl := &tally{counts: map[string]int{}}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	hc := &http.Client{Timeout: 10 * time.Second}
+	for w := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				c := creds[i%len(creds)]
+				req, _ := http.NewRequest("GET", svc.url+"/api/resource", nil)
+				req.Header.Set(c.header[0], c.header[1])
+				resp, err := hc.Do(req)
+				kind := map[bool]string{true: "valid", false: "invalid"}[c.valid]
+				tl.mu.Lock()
+				switch {
+				case err != nil:
+					tl.wrong = append(tl.wrong, fmt.Sprintf("%s: %v", c.name, err))
+				case resp.StatusCode == 503 || (c.valid && resp.StatusCode == 200) || (!c.valid && resp.StatusCode == 401):
+					tl.counts[fmt.Sprintf("%s %d", kind, resp.StatusCode)]++
+				default:
+					tl.wrong = append(tl.wrong, fmt.Sprintf("%s: %d", c.name, resp.StatusCode))
+				}
+				tl.mu.Unlock()
+				if resp != nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+			}
+		}()
+	}
+
+	time.Sleep(time.Second)
+	k.Stop()
+	time.Sleep(1500 * time.Millisecond)
+	// Kratos is down: cached sessions pass, the Admin API refuses connections (503).
+	cached.expect(200, "GET", "/api/resource", creds[0].header...)
+	cached.expect(503, "GET", "/api/me", creds[0].header...)
+	cached.expect(503, "GET", "/api/me/sessions", creds[3].header...)
+	cached.expect(401, "GET", "/api/resource", creds[4].header...) // refusal cached, never 200
+	k.Restart()
+	time.Sleep(1500 * time.Millisecond)
+	k.Stop()
+	k.Restart()
+	time.Sleep(time.Second)
+	close(stop)
+	wg.Wait()
+
+	t.Logf("answers under restart: %v", tl.counts)
+	if len(tl.wrong) > 0 {
+		t.Errorf("%d wrong answers (first %q)", len(tl.wrong), tl.wrong[0])
+	}
+	if tl.counts["valid 503"] == 0 || tl.counts["valid 200"] == 0 || tl.counts["invalid 401"] == 0 {
+		t.Errorf("answers %v: want 200s, 401s and the outage's 503s", tl.counts)
+	}
+	// Recovered: every credential answers as before, on both services.
+	for _, c := range creds {
+		want := 401
+		if c.valid {
+			want = 200
+		}
+		svc.expect(want, "GET", "/api/resource", c.header...)
+		cached.expect(want, "GET", "/api/resource", c.header...)
+	}
+	svc.expect(200, "GET", "/api/me", creds[0].header...)
+	cached.expect(200, "GET", "/api/me", creds[0].header...)
+	svc.expect(200, "GET", "/readyz")
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"log/slog"
 	"net"
@@ -203,44 +202,16 @@ func TestRun(t *testing.T) {
 	fake := orytest.New(t, orytest.WithAPIKey(unitKey))
 	identity := fake.AddIdentity("run@example.com")
 	tok := fake.AddSession(identity)
-	port := unusedPort(t)
-	env := map[string]string{
+	svc := startRun(t, map[string]string{
 		"ORY_SDK_URL":       fake.URL,
 		"ORY_ADMIN_URL":     fake.URL,
 		"ORY_API_KEY":       unitKey,
-		"PORT":              fmt.Sprint(port),
 		"SESSION_CACHE_TTL": "30s",
 		"ORY_TIMEOUT":       "2s",
 		"LOG_LEVEL":         "debug",
 		"SHUTDOWN_TIMEOUT":  "5s",
-	}
-	logs := &lockedBuffer{}
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, envOf(env), logs) }()
-
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	hc := &http.Client{Timeout: 5 * time.Second}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := hc.Get(base + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("run returned before serving: %v\nlogs: %s", err, logs)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/healthz not ready: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	})
+	base, logs, hc, done, cancel := svc.base, svc.logs, svc.hc, svc.done, svc.cancel
 
 	v := apitest.New(t)
 	for _, want := range []int{http.StatusOK, http.StatusOK} {
