@@ -3,12 +3,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -29,14 +27,14 @@ const password = "correct-horse-battery-staple-42"
 type service struct {
 	t    *testing.T
 	url  string
-	logs *syncBuffer
+	logs *lockedBuffer
 	api  *apitest.Validator
 }
 
 // startService runs the service with env on a free port until the test ends.
 func startService(t *testing.T, k *kratostest.Kratos, env map[string]string) *service {
 	t.Helper()
-	port := freePort(t)
+	port := unusedPort(t)
 	vars := map[string]string{
 		"ORY_SDK_URL":   k.PublicURL(),
 		"ORY_ADMIN_URL": k.AdminURL(),
@@ -48,7 +46,7 @@ func startService(t *testing.T, k *kratostest.Kratos, env map[string]string) *se
 		vars[k] = v
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &syncBuffer{}
+	logs := &lockedBuffer{}
 	var runErr error
 	exited := make(chan struct{})
 	go func() {
@@ -401,34 +399,6 @@ func TestE2ENoSecretsInLogs(t *testing.T) {
 	if !strings.Contains(svc.logs.String(), `"route":"/api/resource"`) {
 		t.Errorf("logs miss request lines:\n%s", svc.logs)
 	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// syncBuffer is a bytes.Buffer safe for the service's concurrent log writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // TestE2EOryRestartUnderLoad keeps concurrent traffic with valid and invalid
