@@ -33,7 +33,7 @@ func requestLog(logger *slog.Logger) gin.HandlerFunc {
 			slog.String("route", c.FullPath()),
 			slog.String("path", c.Request.URL.EscapedPath()),
 			slog.Int("status", status),
-			slog.Duration("duration", time.Since(start)),
+			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 		}
 		level := slog.LevelInfo
 		if len(c.Errors) > 0 {
