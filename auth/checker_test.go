@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -482,5 +484,65 @@ func TestCheckCallerCancelled(t *testing.T) {
 	}
 	if n := fake.WhoamiCalls(); n != 1 {
 		t.Errorf("whoami calls = %d, want 1", n)
+	}
+}
+
+// countingVerifier is a TokenVerifier that admits the token "eyJ.good.sig" until exp
+// and counts its verifications.
+type countingVerifier struct {
+	calls atomic.Int64
+	exp   time.Time
+}
+
+func (v *countingVerifier) Accepts(token string) bool { return strings.HasPrefix(token, "eyJ") }
+
+func (v *countingVerifier) Verify(_ context.Context, token string) (*client.Session, error) {
+	v.calls.Add(1)
+	if token != "eyJ.good.sig" {
+		return nil, problem.Unauthorized("bad JWT")
+	}
+	active, exp := true, v.exp
+	return &client.Session{Id: "sid", Active: &active, ExpiresAt: &exp, Identity: &client.Identity{Id: "sub"}}, nil
+}
+
+func TestCheckCachesVerifiedJWTs(t *testing.T) {
+	fake := orytest.New(t)
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	clk := &clock{t: now}
+	v := &countingVerifier{exp: now.Add(time.Minute)}
+	k := newChecker(t, fake, Options{CacheTTL: time.Hour, DenyTTL: time.Hour, JWT: v})
+	k.now = clk.Now
+	good, bad := Credential{Token: "eyJ.good.sig"}, Credential{Token: "eyJ.forged.sig"}
+
+	for range 3 {
+		if got := checkStatus(t, k, good); got != 200 {
+			t.Fatalf("status = %d, want 200", got)
+		}
+	}
+	if n := v.calls.Load(); n != 1 {
+		t.Errorf("verifications for one JWT checked 3 times = %d, want 1", n)
+	}
+	for range 2 {
+		if got := checkStatus(t, k, bad); got != 401 {
+			t.Fatalf("forged: status = %d, want 401", got)
+		}
+	}
+	if n := v.calls.Load(); n != 3 {
+		t.Errorf("verifications after 2 forged checks = %d, want 3: refusals must not be cached", n)
+	}
+	// The entry ends with the token's exp (1m), well before CacheTTL (1h).
+	clk.Set(now.Add(61 * time.Second))
+	checkStatus(t, k, good)
+	if n := v.calls.Load(); n != 4 {
+		t.Errorf("verifications after the token's exp = %d, want 4", n)
+	}
+	k.ForgetSession("sid")
+	clk.Set(now)
+	checkStatus(t, k, good)
+	if n := v.calls.Load(); n != 5 {
+		t.Errorf("verifications after ForgetSession = %d, want 5", n)
+	}
+	if n := fake.WhoamiCalls(); n != 0 {
+		t.Errorf("whoami calls in JWT mode = %d, want 0", n)
 	}
 }
