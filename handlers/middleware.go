@@ -39,7 +39,11 @@ func requestLog(logger *slog.Logger) gin.HandlerFunc {
 		if len(c.Errors) > 0 {
 			attrs = append(attrs, slog.String("error", c.Errors.Last().Error()))
 		}
-		if status >= 500 {
+		switch {
+		case c.Request.Context().Err() != nil:
+			// The client hung up before the answer: not an outage, whatever the status.
+			attrs = append(attrs, slog.Bool("client_gone", true))
+		case status >= 500:
 			level = slog.LevelError
 		}
 		logger.LogAttrs(c.Request.Context(), level, "request", attrs...)

@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"context"
 	"io"
 	"log"
 	"net"
@@ -402,4 +403,33 @@ func TestBodyLimitChunked(t *testing.T) {
 			t.Errorf("chunked body of %d bytes: status = %d, want %d; %s", c.size, resp.StatusCode, c.want, body)
 		}
 	}
+}
+
+// TestClientGoneIsNotAnOutage: a client that hangs up while Ory is slow is logged
+// as such, at info, not as an error that would page someone.
+func TestClientGoneIsNotAnOutage(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	_, tok := e.user("gone@example.com")
+	e.fake.SetFault(orytest.OnWhoami(e.fake.Hang()))
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.srv.URL+"/api/resource", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("status = %d, want the client to give up first", resp.StatusCode)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for !strings.Contains(e.logs.String(), `"client_gone":true`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no client_gone log line:\n%s", e.logs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, line := range strings.Split(e.logs.String(), "\n") {
+		if strings.Contains(line, `"client_gone":true`) && !strings.Contains(line, `"level":"INFO"`) {
+			t.Errorf("client_gone logged above info: %s", line)
+		}
+	}
+	e.fake.SetFault(nil)
 }
