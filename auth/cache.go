@@ -12,10 +12,15 @@ import (
 type cacheKey [sha256.Size]byte
 
 func keyOf(c Credential) cacheKey {
-	if c.Token != "" {
-		return sha256.Sum256([]byte("t:" + c.Token))
+	kind, v := byte('t'), c.Token
+	if v == "" {
+		kind, v = 'c', c.Cookie
 	}
-	return sha256.Sum256([]byte("c:" + c.Cookie))
+	// A stack buffer keeps the hot path free of allocations for credentials of
+	// usual size (tokens, JWTs, a session cookie); longer ones spill to the heap.
+	var buf [512]byte
+	b := append(append(buf[:0], kind, ':'), v...)
+	return sha256.Sum256(b)
 }
 
 // entry is a cached answer: a valid session, or a refusal (err set).

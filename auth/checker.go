@@ -91,8 +91,9 @@ func (k *Checker) Check(ctx context.Context, cred Credential) (*client.Session, 
 	// Concurrent checks of one credential share one Ory call. The call is detached
 	// from the first caller's context, so that caller leaving does not fail the
 	// others; its own timeout still bounds it.
-	ch := k.group.DoChan(string(key[:]), func() (any, error) {
-		return k.fetch(ctx, cred, key)
+	miss := key // only the miss path's copy escapes into the closure
+	ch := k.group.DoChan(string(miss[:]), func() (any, error) {
+		return k.fetch(ctx, cred, miss)
 	})
 	select {
 	case r := <-ch:
