@@ -50,25 +50,15 @@ PASSWORD="bench-Passw0rd-local-only"
 
 PIDS=()
 
-log() { printf '>> %s\n' "$*" >&2; }
-die() { printf 'bench.sh: %s\n' "$*" >&2; exit 1; }
-
-stop_pid() { # SIGTERM, up to 10s, then SIGKILL
-	local pid="$1" i
-	kill -0 "$pid" 2>/dev/null || return 0
-	kill -TERM "$pid" 2>/dev/null || true
-	for i in $(seq 1 100); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-}
+SCRIPT=bench.sh
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
 
 stop_all() {
 	local pid
 	for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
 	PIDS=()
+	stop_pid "${KRATOS_PID:-}" Kratos
 }
 
 cleanup() {
@@ -81,24 +71,11 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
 NEXT_PORT="$BENCH_PORT_BASE"
 alloc_port() { # alloc_port VAR: sets VAR to the next free port at or above NEXT_PORT
 	while port_busy "$NEXT_PORT"; do NEXT_PORT=$((NEXT_PORT + 1)); done
 	printf -v "$1" '%s' "$NEXT_PORT"
 	NEXT_PORT=$((NEXT_PORT + 1))
-}
-
-wait_http() { # wait_http URL NAME PID SECONDS LOGFILE
-	local url="$1" name="$2" pid="$3" secs="$4" logfile="$5" i
-	for i in $(seq 1 $((secs * 10))); do
-		kill -0 "$pid" 2>/dev/null || { tail -n 30 "$logfile" >&2 || true; die "$name exited during startup (log: $logfile)"; }
-		curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	tail -n 30 "$logfile" >&2 || true
-	die "$name not ready after ${secs}s at $url (log: $logfile)"
 }
 
 # ---- tools -------------------------------------------------------------------------
@@ -126,23 +103,7 @@ KRATOS_PUBLIC="http://127.0.0.1:$KRATOS_PUBLIC_PORT"
 KRATOS_ADMIN="http://127.0.0.1:$KRATOS_ADMIN_PORT"
 KRATOS_LOG="$OUT/kratos.log"
 log "starting Kratos on $KRATOS_PUBLIC (admin $KRATOS_ADMIN), DSN=memory"
-(
-	cd "$ROOT/kratos"
-	exec env \
-		DSN=memory \
-		SERVE_PUBLIC_HOST=127.0.0.1 \
-		SERVE_ADMIN_HOST=127.0.0.1 \
-		SERVE_PUBLIC_PORT="$KRATOS_PUBLIC_PORT" \
-		SERVE_ADMIN_PORT="$KRATOS_ADMIN_PORT" \
-		SERVE_PUBLIC_BASE_URL="$KRATOS_PUBLIC/" \
-		SERVE_ADMIN_BASE_URL="$KRATOS_ADMIN/" \
-		HASHERS_BCRYPT_COST=4 \
-		"$KRATOS_BIN" serve --dev --sqa-opt-out -c "$ROOT/kratos/kratos.yml"
-) >"$KRATOS_LOG" 2>&1 &
-KRATOS_PID=$!
-PIDS+=("$KRATOS_PID")
-wait_http "$KRATOS_PUBLIC/health/ready" "Kratos" "$KRATOS_PID" 60 "$KRATOS_LOG"
-wait_http "$KRATOS_ADMIN/admin/health/ready" "Kratos admin" "$KRATOS_PID" 30 "$KRATOS_LOG"
+start_kratos "$KRATOS_PUBLIC_PORT" "$KRATOS_ADMIN_PORT" "$KRATOS_LOG"
 
 # ---- the service, three ways -------------------------------------------------------
 # A clean environment (env -i) and a working directory without a .env, so nothing from
@@ -327,13 +288,13 @@ H_DELTA="$(($(cache_lookups "$CACHED_PORT" hit) - h0))"
 M_DELTA="$(($(cache_lookups "$CACHED_PORT" miss) - m0))"
 
 # The per-request log line is info: at warn the logs must hold nothing per request.
-# Requests wrk leaves in flight when it stops are cancelled; those are logged at
-# ERROR (503, context canceled) whatever the level, and are counted apart.
+# Requests wrk leaves in flight when it stops are cancelled; those are logged with
+# client_gone and counted apart.
 LOGLINES=0
 CANCELLED=0
 for n in cached uncached jwt; do
-	LOGLINES=$((LOGLINES + $(grep -c '"level":"INFO","msg":"request"' "$OUT/service-$n.log" || true)))
-	CANCELLED=$((CANCELLED + $(grep -c '"msg":"request".*context canceled' "$OUT/service-$n.log" || true)))
+	LOGLINES=$((LOGLINES + $(grep '"level":"INFO","msg":"request"' "$OUT/service-$n.log" | grep -vc '"client_gone":true' || true)))
+	CANCELLED=$((CANCELLED + $(grep -c '"client_gone":true' "$OUT/service-$n.log" || true)))
 done
 stop_all
 
@@ -360,7 +321,7 @@ verdict() { awk -v r="$1" -v t="$2" 'BEGIN { print (r >= t ? "PASS" : "MISS") }'
 	printf '%-32s %6s   %-8s %s\n' "uncached (1 tok) / whoami-direct" "$r" "(info)" "coalesced by singleflight, not a pass-through"
 	r="$(ratio "${RPS[jwt]}" "${RPS[healthz]}")"
 	printf '%-32s %6s   %-8s %s\n' "jwt / healthz" "$r" ">= 0.80" "$(verdict "$r" 0.8)"
-	echo "(jwt run: $jwt_lookups local JWT verifications, $jwt_whoami whoami calls by the service)"
+	echo "(jwt run: $jwt_lookups JWT checks answered locally, $jwt_whoami whoami calls by the service)"
 	echo
 	echo "burst: $BURST_N concurrent GET /api/resource, one new session token, cached instance"
 	sed 's/^/  /' "$OUT/burst.txt"
@@ -370,7 +331,7 @@ verdict() { awk -v r="$1" -v t="$2" 'BEGIN { print (r >= t ? "PASS" : "MISS") }'
 	echo
 	if [ "$LOGLINES" -eq 0 ]; then
 		echo "service info request log lines during the run: 0 (LOG_LEVEL=warn silences them on every instance);"
-		echo "$CANCELLED requests cancelled by wrk at the end of a run were logged as ERROR 503 (context canceled)"
+		echo "$CANCELLED requests cancelled by wrk at the end of a run were logged (client_gone, at info)"
 	else
 		echo "WARNING: $LOGLINES per-request log lines were written at LOG_LEVEL=warn (see $OUT/service-*.log)"
 	fi

@@ -34,24 +34,9 @@ KRATOS_PID=""
 SERVICE_PID=""
 TAIL_PID=""
 
-log() { printf '\033[1m>> %s\033[0m\n' "$*" >&2; }
-die() { printf 'dev.sh: %s\n' "$*" >&2; exit 1; }
-
-stop_pid() { # stop_pid PID NAME: SIGTERM, up to 10s, then SIGKILL
-	local pid="$1" name="$2" i
-	[ -n "$pid" ] || return 0
-	kill -0 "$pid" 2>/dev/null || return 0
-	kill -TERM "$pid" 2>/dev/null || true
-	for i in $(seq 1 100); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		log "$name did not stop in 10s; killing it"
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
-	wait "$pid" 2>/dev/null || true
-}
+SCRIPT=dev.sh
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
 
 cleanup() {
 	local rc=$?
@@ -67,24 +52,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-wait_http() { # wait_http URL NAME PID SECONDS LOGFILE
-	local url="$1" name="$2" pid="$3" secs="$4" logfile="$5" i
-	for i in $(seq 1 $((secs * 10))); do
-		if ! kill -0 "$pid" 2>/dev/null; then
-			tail -n 30 "$logfile" >&2 || true
-			die "$name exited during startup (log: $logfile)"
-		fi
-		if curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null; then
-			return 0
-		fi
-		sleep 0.1
-	done
-	tail -n 30 "$logfile" >&2 || true
-	die "$name not ready after ${secs}s at $url (log: $logfile)"
-}
 
 command -v curl >/dev/null || die "curl is needed"
 command -v go >/dev/null || die "go is needed"
@@ -103,22 +70,7 @@ for p in "$KRATOS_PUBLIC_PORT" "$KRATOS_ADMIN_PORT" "$PORT"; do
 done
 
 log "starting Kratos on $KRATOS_PUBLIC (admin $KRATOS_ADMIN), DSN=memory, log .dev/kratos.log"
-(
-	cd "$ROOT/kratos"
-	exec env \
-		DSN=memory \
-		SERVE_PUBLIC_HOST=127.0.0.1 \
-		SERVE_ADMIN_HOST=127.0.0.1 \
-		SERVE_PUBLIC_PORT="$KRATOS_PUBLIC_PORT" \
-		SERVE_ADMIN_PORT="$KRATOS_ADMIN_PORT" \
-		SERVE_PUBLIC_BASE_URL="$KRATOS_PUBLIC/" \
-		SERVE_ADMIN_BASE_URL="$KRATOS_ADMIN/" \
-		HASHERS_BCRYPT_COST=4 \
-		"$KRATOS_BIN" serve --dev --sqa-opt-out -c "$ROOT/kratos/kratos.yml"
-) >"$DEV_DIR/kratos.log" 2>&1 &
-KRATOS_PID=$!
-wait_http "$KRATOS_PUBLIC/health/ready" "Kratos" "$KRATOS_PID" 60 "$DEV_DIR/kratos.log"
-wait_http "$KRATOS_ADMIN/admin/health/ready" "Kratos admin" "$KRATOS_PID" 30 "$DEV_DIR/kratos.log"
+start_kratos "$KRATOS_PUBLIC_PORT" "$KRATOS_ADMIN_PORT" "$DEV_DIR/kratos.log"
 log "Kratos is ready"
 
 # ---- service -----------------------------------------------------------------------
