@@ -24,6 +24,8 @@
 #   BURST_N          concurrent requests in the burst     (default 1000)
 #   BENCH_PORT_BASE  first port tried; free ports upward  (default 39400)
 #   BENCH_SKIP_GO=1  skip the Go benchmarks
+#   BENCH_PIN=0      let wrk, Kratos and the service share every CPU (default: Kratos
+#                    on CPU 1, the rest on CPU 0, as if Ory ran on its own machine)
 #   KRATOS_BIN       Kratos binary                        (default bin/kratos)
 #
 # Every process listens on 127.0.0.1 and is stopped on exit. Raw outputs (wrk, logs,
@@ -102,7 +104,20 @@ alloc_port KRATOS_ADMIN_PORT
 KRATOS_PUBLIC="http://127.0.0.1:$KRATOS_PUBLIC_PORT"
 KRATOS_ADMIN="http://127.0.0.1:$KRATOS_ADMIN_PORT"
 KRATOS_LOG="$OUT/kratos.log"
-log "starting Kratos on $KRATOS_PUBLIC (admin $KRATOS_ADMIN), DSN=memory"
+# Topology. In production Ory runs on other machines (Ory Network), so by default Kratos
+# gets CPU 1 to itself and the service and wrk share CPU 0: the service's own CPU is
+# then not taken out of Ory's, as it would be if all three shared both CPUs. With
+# BENCH_PIN=0 (or one CPU) everything shares every CPU.
+APP_PIN=()
+KRATOS_CPUS=""
+if [ "${BENCH_PIN:-1}" = 1 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+	KRATOS_CPUS=1
+	APP_PIN=(taskset -c 0)
+	TOPOLOGY="Kratos pinned to CPU 1; the service and wrk on CPU 0"
+else
+	TOPOLOGY="wrk, Kratos and the service share all $(nproc) CPUs"
+fi
+log "starting Kratos on $KRATOS_PUBLIC (admin $KRATOS_ADMIN), DSN=memory; $TOPOLOGY"
 start_kratos "$KRATOS_PUBLIC_PORT" "$KRATOS_ADMIN_PORT" "$KRATOS_LOG"
 
 # ---- the service, three ways -------------------------------------------------------
@@ -116,7 +131,7 @@ start_service() { # start_service NAME PORT [VAR=value...]
 	shift 2
 	(
 		cd "$OUT"
-		exec env -i PATH="$PATH" HOME="${HOME:-/tmp}" \
+		exec "${APP_PIN[@]}" env -i PATH="$PATH" HOME="${HOME:-/tmp}" \
 			ORY_SDK_URL="$KRATOS_PUBLIC" ORY_ADMIN_URL="$KRATOS_ADMIN" \
 			PORT="$port" LOG_LEVEL=warn "$@" \
 			"$BIN/ory-gin-starter"
@@ -238,7 +253,7 @@ wrk_args() { # wrk_args NAME: the script option for targets that rotate tokens
 log "warm-up: wrk -t$WRK_THREADS -c$WRK_CONNS -d$WRK_WARMUP per target"
 for n in "${NAMES[@]}"; do
 	# shellcheck disable=SC2046
-	wrk -t"$WRK_THREADS" -c"$WRK_CONNS" -d"$WRK_WARMUP" $(wrk_args "$n") -H "${HDR[$n]}" "${URL[$n]}" >"$OUT/wrk-$n.warmup.txt" 2>&1
+	"${APP_PIN[@]}" wrk -t"$WRK_THREADS" -c"$WRK_CONNS" -d"$WRK_WARMUP" $(wrk_args "$n") -H "${HDR[$n]}" "${URL[$n]}" >"$OUT/wrk-$n.warmup.txt" 2>&1
 done
 # Rounds visit every target in turn, so a slow patch of the machine (a noisy neighbour,
 # frequency changes) hits all rows alike; each row reports its median round.
@@ -249,7 +264,7 @@ for r in $(seq 1 "$BENCH_ROUNDS"); do
 		k0="$(kratos_whoami_count)"
 		f="$OUT/wrk-$n.$r.txt"
 		# shellcheck disable=SC2046
-		wrk -t"$WRK_THREADS" -c"$WRK_CONNS" -d"$WRK_DURATION" --latency $(wrk_args "$n") -H "${HDR[$n]}" "${URL[$n]}" >"$f" 2>&1
+		"${APP_PIN[@]}" wrk -t"$WRK_THREADS" -c"$WRK_CONNS" -d"$WRK_DURATION" --latency $(wrk_args "$n") -H "${HDR[$n]}" "${URL[$n]}" >"$f" 2>&1
 		sleep 0.3
 		reqs="$(awk '/ requests in / { print $1 }' "$f")"
 		KCALLS[$n]=$((${KCALLS[$n]:-0} + $(kratos_whoami_count) - k0))
@@ -303,7 +318,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'
 verdict() { awk -v r="$1" -v t="$2" 'BEGIN { print (r >= t ? "PASS" : "MISS") }'; }
 {
 	echo
-	echo "make bench: wrk -t$WRK_THREADS -c$WRK_CONNS -d$WRK_DURATION --latency, median of $BENCH_ROUNDS rounds, $(nproc) CPUs shared by wrk, Kratos and the service; $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+	echo "make bench: wrk -t$WRK_THREADS -c$WRK_CONNS -d$WRK_DURATION --latency, median of $BENCH_ROUNDS rounds; $TOPOLOGY; $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 	echo
 	printf '%-36s %8s %8s %8s %7s %10s\n' "target" "req/s" "p50 ms" "p99 ms" "errors" "whoami/req"
 	printf '%-36s %8s %8s %8s %7s %10s\n' "------------------------------------" "--------" "--------" "--------" "-------" "----------"

@@ -38,12 +38,13 @@ wait_http() { # wait_http URL NAME PID SECONDS LOGFILE: until URL answers 2xx, o
 
 # start_kratos PUBLIC_PORT ADMIN_PORT LOGFILE: runs KRATOS_BIN with the repo's kratos/
 # config, in memory, on 127.0.0.1, waits until both APIs are ready, and sets KRATOS_PID.
-# --dev allows plain-http cookies and the cheap bcrypt cost below.
+# --dev allows plain-http cookies and the cheap bcrypt cost below. KRATOS_CPUS, when
+# set, pins Kratos to those CPUs (taskset -c).
 start_kratos() {
 	local pub="$1" adm="$2" logfile="$3"
 	(
 		cd "$ROOT/kratos"
-		exec env \
+		exec ${KRATOS_CPUS:+taskset -c "$KRATOS_CPUS"} env \
 			DSN=memory \
 			SERVE_PUBLIC_HOST=127.0.0.1 \
 			SERVE_ADMIN_HOST=127.0.0.1 \
