@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -114,15 +113,6 @@ func (s *service) expect(want int, method, path string, headers ...string) []byt
 
 func bearer(tok string) []string { return []string{"Authorization", "Bearer " + tok} }
 
-func decode[T any](t *testing.T, body []byte) T {
-	t.Helper()
-	var v T
-	if err := json.Unmarshal(body, &v); err != nil {
-		t.Fatalf("decode %s: %v", body, err)
-	}
-	return v
-}
-
 type resourceBody struct {
 	IdentityID string `json:"identity_id"`
 	SessionID  string `json:"session_id"`
@@ -140,7 +130,7 @@ func TestE2ESessions(t *testing.T) {
 	alice := k.Register(t, k.NewEmail(), password)
 
 	t.Run("token as bearer", func(t *testing.T) {
-		r := decode[resourceBody](t, svc.expect(200, "GET", "/api/resource", bearer(alice.SessionToken)...))
+		r := apitest.Decode[resourceBody](t, svc.expect(200, "GET", "/api/resource", bearer(alice.SessionToken)...))
 		if r.IdentityID != alice.IdentityID || r.SessionID != alice.SessionID || r.AAL != "aal1" {
 			t.Errorf("resource = %+v, want identity %s session %s aal1", r, alice.IdentityID, alice.SessionID)
 		}
@@ -171,14 +161,14 @@ func TestE2ESessions(t *testing.T) {
 			bearer("ory_st_forgedforgedforgedforgedforged"),
 		} {
 			_, body, hdr := svc.call("GET", "/api/resource", h...)
-			p := decode[problemBody](t, body)
+			p := apitest.Decode[problemBody](t, body)
 			if p.Status != 401 || p.Code != "unauthorized" || !strings.HasPrefix(hdr.Get("WWW-Authenticate"), "Bearer") {
 				t.Errorf("headers %q: problem = %+v, WWW-Authenticate %q; want 401 unauthorized", h, p, hdr.Get("WWW-Authenticate"))
 			}
 		}
 	})
 	t.Run("me", func(t *testing.T) {
-		me := decode[map[string]any](t, svc.expect(200, "GET", "/api/me", bearer(alice.SessionToken)...))
+		me := apitest.Decode[map[string]any](t, svc.expect(200, "GET", "/api/me", bearer(alice.SessionToken)...))
 		if me["id"] != alice.IdentityID {
 			t.Errorf("me.id = %v, want %s", me["id"], alice.IdentityID)
 		}
@@ -188,7 +178,7 @@ func TestE2ESessions(t *testing.T) {
 	})
 	t.Run("my sessions", func(t *testing.T) {
 		second := k.Login(t, emailOf(t, k, alice), password)
-		list := decode[struct {
+		list := apitest.Decode[struct {
 			Sessions []struct {
 				ID      string `json:"id"`
 				Current bool   `json:"current"`
@@ -233,7 +223,7 @@ func TestE2ERevocation(t *testing.T) {
 	}
 
 	t.Run("another identity's session is 404 and survives", func(t *testing.T) {
-		p := decode[problemBody](t, cached.expect(404, "DELETE", "/api/me/sessions/"+a2.SessionID, bearer(bob.SessionToken)...))
+		p := apitest.Decode[problemBody](t, cached.expect(404, "DELETE", "/api/me/sessions/"+a2.SessionID, bearer(bob.SessionToken)...))
 		if p.Code != "not_found" {
 			t.Errorf("code = %q, want not_found", p.Code)
 		}
@@ -252,7 +242,7 @@ func TestE2ERevocation(t *testing.T) {
 	t.Run("sign out everywhere else", func(t *testing.T) {
 		a4 := k.Login(t, email, password)
 		cached.expect(200, "GET", "/api/resource", bearer(a4.SessionToken)...)
-		out := decode[struct {
+		out := apitest.Decode[struct {
 			Revoked []string `json:"revoked"`
 		}](t, cached.expect(200, "DELETE", "/api/me/sessions", bearer(a1.SessionToken)...))
 		got := strings.Join(out.Revoked, ",")
@@ -281,7 +271,7 @@ func TestE2EAdmin(t *testing.T) {
 	admin := k.Register(t, adminEmail, password)
 	k.Register(t, k.NewEmail(), password)
 
-	p := decode[problemBody](t, svc.expect(403, "GET", "/api/admin/identities", bearer(user.SessionToken)...))
+	p := apitest.Decode[problemBody](t, svc.expect(403, "GET", "/api/admin/identities", bearer(user.SessionToken)...))
 	if p.Code != "forbidden" {
 		t.Errorf("code = %q, want forbidden", p.Code)
 	}
@@ -304,7 +294,7 @@ func TestE2EAdmin(t *testing.T) {
 		if pages > 10 {
 			t.Fatal("pagination does not end")
 		}
-		pg := decode[page](t, svc.expect(200, "GET", path, bearer(admin.SessionToken)...))
+		pg := apitest.Decode[page](t, svc.expect(200, "GET", path, bearer(admin.SessionToken)...))
 		if len(pg.Identities) > 1 {
 			t.Fatalf("page_size=1 gave %d identities", len(pg.Identities))
 		}
@@ -334,7 +324,7 @@ func TestE2EOryOutage(t *testing.T) {
 
 	k.Stop()
 	start := time.Now()
-	p := decode[problemBody](t, svc.expect(503, "GET", "/api/resource", bearer(u.SessionToken)...))
+	p := apitest.Decode[problemBody](t, svc.expect(503, "GET", "/api/resource", bearer(u.SessionToken)...))
 	if took := time.Since(start); took > time.Second {
 		t.Errorf("503 took %s with Kratos down, want under 1s", took)
 	}
@@ -342,7 +332,7 @@ func TestE2EOryOutage(t *testing.T) {
 		t.Errorf("code = %q, want ory_unavailable", p.Code)
 	}
 	svc.expect(503, "GET", "/api/me", bearer(u.SessionToken)...)
-	ready := decode[map[string]any](t, svc.expect(503, "GET", "/readyz"))
+	ready := apitest.Decode[map[string]any](t, svc.expect(503, "GET", "/readyz"))
 	if checks, _ := ready["checks"].(map[string]any); checks["ory_public"] != "unavailable" || checks["ory_admin"] != "unavailable" {
 		t.Errorf("readyz checks = %v, want both unavailable", ready["checks"])
 	}
@@ -365,7 +355,7 @@ func TestE2ESessionJWT(t *testing.T) {
 	if err != nil || s.Tokenized == "" {
 		t.Fatalf("whoami tokenize_as: %v (token %q)", err, s.Tokenized)
 	}
-	r := decode[resourceBody](t, svc.expect(200, "GET", "/api/resource", bearer(s.Tokenized)...))
+	r := apitest.Decode[resourceBody](t, svc.expect(200, "GET", "/api/resource", bearer(s.Tokenized)...))
 	if r.IdentityID != u.IdentityID || r.SessionID != u.SessionID {
 		t.Errorf("resource = %+v, want identity %s session %s", r, u.IdentityID, u.SessionID)
 	}

@@ -2,7 +2,6 @@ package handlers_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -187,15 +186,6 @@ func (e *env) assertNoSecrets() {
 	}
 }
 
-func decode[T any](t *testing.T, body []byte) T {
-	t.Helper()
-	var v T
-	if err := json.Unmarshal(body, &v); err != nil {
-		t.Fatalf("decode %s: %v", body, err)
-	}
-	return v
-}
-
 type problemBody struct {
 	Status            int               `json:"status"`
 	Code              string            `json:"code"`
@@ -263,7 +253,7 @@ func TestCookieCredential(t *testing.T) {
 	id, tok := e.user("c@example.com")
 	resp, body := e.do("GET", "/api/resource", "", "Cookie", "theme=dark; ory_kratos_session="+tok+"; other=1")
 	e.expect(resp, body, 200)
-	if got := decode[handlers.Resource](t, body).IdentityID; got != id {
+	if got := apitest.Decode[handlers.Resource](t, body).IdentityID; got != id {
 		t.Errorf("identity_id = %q, want %q", got, id)
 	}
 	if got := e.fake.LastWhoami().Get("Cookie"); got != "ory_kratos_session="+tok {
@@ -283,7 +273,7 @@ func TestMeHidesAdminData(t *testing.T) {
 			t.Errorf("GET /api/me body shows %q: %s", leak, body)
 		}
 	}
-	me := decode[handlers.Identity](t, body)
+	me := apitest.Decode[handlers.Identity](t, body)
 	if me.ID != id || me.MetadataPublic["role"] != "admin" || me.SchemaID != "default" {
 		t.Errorf("GET /api/me = %+v, want identity %s with its public metadata", me, id)
 	}
@@ -358,7 +348,7 @@ func TestRevokeMyOtherSessions(t *testing.T) {
 
 	resp, body := e.do("DELETE", "/api/me/sessions", current)
 	e.expect(resp, body, 200)
-	got := decode[handlers.Revoked](t, body).Revoked
+	got := apitest.Decode[handlers.Revoked](t, body).Revoked
 	want := []string{e.fake.SessionID(others[0]), e.fake.SessionID(others[1])}
 	slices.Sort(got)
 	slices.Sort(want)
@@ -383,7 +373,7 @@ func TestRevokeMyOtherSessions(t *testing.T) {
 	// Nothing left to revoke.
 	resp, body = e.do("DELETE", "/api/me/sessions", current)
 	e.expect(resp, body, 200)
-	if got := decode[handlers.Revoked](t, body).Revoked; len(got) != 0 {
+	if got := apitest.Decode[handlers.Revoked](t, body).Revoked; len(got) != 0 {
 		t.Errorf("second sign-out revoked %v, want none", got)
 	}
 }
@@ -401,7 +391,7 @@ func TestRevokeMyOtherSessionsManyPages(t *testing.T) {
 	}
 	resp, body := e.do("DELETE", "/api/me/sessions", current)
 	e.expect(resp, body, 200)
-	if got := len(decode[handlers.Revoked](t, body).Revoked); got != n {
+	if got := len(apitest.Decode[handlers.Revoked](t, body).Revoked); got != n {
 		t.Errorf("revoked %d sessions, want %d", got, n)
 	}
 	active := 0
@@ -426,13 +416,13 @@ func TestListMySessions(t *testing.T) {
 	e.session(me)
 	resp, body := e.do("GET", "/api/me/sessions?page_size=2", tok)
 	e.expect(resp, body, 200)
-	page := decode[handlers.SessionList](t, body)
+	page := apitest.Decode[handlers.SessionList](t, body)
 	if len(page.Sessions) != 2 || page.NextPageToken == "" {
 		t.Fatalf("first page = %d sessions, next %q; want 2 and a next page", len(page.Sessions), page.NextPageToken)
 	}
 	resp, body = e.do("GET", "/api/me/sessions?page_size=2&page_token="+page.NextPageToken, tok)
 	e.expect(resp, body, 200)
-	last := decode[handlers.SessionList](t, body)
+	last := apitest.Decode[handlers.SessionList](t, body)
 	if len(last.Sessions) != 1 || last.NextPageToken != "" {
 		t.Errorf("last page = %d sessions, next %q; want 1 and no next page", len(last.Sessions), last.NextPageToken)
 	}
@@ -466,7 +456,7 @@ func TestAdminIdentities(t *testing.T) {
 
 	resp, body := e.do("GET", "/api/admin/identities", userTok)
 	e.expect(resp, body, 403)
-	if p := decode[problemBody](t, body); p.Code != "forbidden" {
+	if p := apitest.Decode[problemBody](t, body); p.Code != "forbidden" {
 		t.Errorf("code = %q, want forbidden", p.Code)
 	}
 
@@ -479,7 +469,7 @@ func TestAdminIdentities(t *testing.T) {
 		}
 		resp, body := e.do("GET", path, adminTok)
 		e.expect(resp, body, 200)
-		list := decode[handlers.IdentityList](t, body)
+		list := apitest.Decode[handlers.IdentityList](t, body)
 		if len(list.Identities) > 3 {
 			t.Fatalf("page of %d identities, want at most 3", len(list.Identities))
 		}
@@ -562,7 +552,7 @@ func TestReadyz(t *testing.T) {
 			if tt.want == 200 {
 				return
 			}
-			p := decode[problemBody](t, body)
+			p := apitest.Decode[problemBody](t, body)
 			if p.Code != "ory_unavailable" || resp.Header.Get("Retry-After") == "" {
 				t.Errorf("code = %q, Retry-After %q; want ory_unavailable with Retry-After", p.Code, resp.Header.Get("Retry-After"))
 			}
@@ -619,7 +609,7 @@ func TestOryFailures(t *testing.T) {
 			if elapsed := time.Since(start); elapsed > 2*time.Second {
 				t.Errorf("answered after %v, want within the 500ms Ory timeout", elapsed)
 			}
-			p := decode[problemBody](t, body)
+			p := apitest.Decode[problemBody](t, body)
 			if p.Code != tt.wantCode {
 				t.Errorf("code = %q, want %q", p.Code, tt.wantCode)
 			}

@@ -117,3 +117,13 @@ func (v *Validator) checkProblem(header http.Header, body []byte) error {
 	}
 	return v.doc.Components.Schemas["Problem"].Value.VisitJSON(val, openapi3.EnableJSONSchema2020())
 }
+
+// Decode unmarshals a JSON response body into a T, failing t when it cannot.
+func Decode[T any](t testing.TB, body []byte) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal(body, &v); err != nil {
+		t.Fatalf("decode %s: %v", body, err)
+	}
+	return v
+}
