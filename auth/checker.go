@@ -124,12 +124,18 @@ func (k *Checker) verifyJWT(ctx context.Context, v TokenVerifier, cred Credentia
 	if err != nil {
 		return nil, err
 	}
+	k.keep(key, s, now)
+	return s, nil
+}
+
+// keep caches a valid session until CacheTTL has passed or the session expires,
+// whichever comes first.
+func (k *Checker) keep(key cacheKey, s *client.Session, now time.Time) {
 	exp := now.Add(k.opts.CacheTTL)
 	if s.ExpiresAt != nil && s.ExpiresAt.Before(exp) {
 		exp = *s.ExpiresAt
 	}
 	k.cache.add(key, entry{session: s, expires: exp})
-	return s, nil
 }
 
 // fetch asks Ory and caches the answer when it is a session or a refusal.
@@ -155,11 +161,7 @@ func (k *Checker) fetch(ctx context.Context, cred Credential, key cacheKey) (*cl
 	now := k.now()
 	switch {
 	case err == nil:
-		exp := now.Add(k.opts.CacheTTL)
-		if s.ExpiresAt != nil && s.ExpiresAt.Before(exp) {
-			exp = *s.ExpiresAt
-		}
-		k.cache.add(key, entry{session: s, expires: exp})
+		k.keep(key, s, now)
 	case isStatus(err, http.StatusUnauthorized) && k.opts.DenyTTL > 0:
 		k.cache.add(key, entry{err: err, expires: now.Add(k.opts.DenyTTL)})
 	}
