@@ -506,3 +506,37 @@ func TestE2EOryRestartUnderLoad(t *testing.T) {
 	cached.expect(200, "GET", "/api/me", creds[0].header...)
 	svc.expect(200, "GET", "/readyz")
 }
+
+// TestE2EOryHangs freezes Kratos: connections are accepted but never answered. Every
+// check must end with 503 within ORY_TIMEOUT, never 401, and recover on thaw.
+func TestE2EOryHangs(t *testing.T) {
+	k := kratostest.Start(t, kratostest.WithEnv("HASHERS_BCRYPT_COST=4"))
+	svc := startService(t, k, map[string]string{"SESSION_CACHE_TTL": "0", "ORY_TIMEOUT": "500ms"})
+	u := k.Register(t, k.NewEmail(), password)
+	svc.expect(200, "GET", "/api/resource", bearer(u.SessionToken)...)
+
+	k.Freeze()
+	thawed := false
+	defer func() {
+		if !thawed {
+			k.Thaw()
+		}
+	}()
+	for _, path := range []string{"/api/resource", "/api/me"} {
+		start := time.Now()
+		p := apitest.Decode[problemBody](t, svc.expect(503, "GET", path, bearer(u.SessionToken)...))
+		if took := time.Since(start); took < 400*time.Millisecond || took > 2*time.Second {
+			t.Errorf("%s with Kratos hung answered after %s, want about ORY_TIMEOUT (500ms)", path, took)
+		}
+		if p.Code != "ory_unavailable" {
+			t.Errorf("%s: code = %q, want ory_unavailable", path, p.Code)
+		}
+	}
+	svc.expect(503, "GET", "/readyz")
+	svc.expect(200, "GET", "/healthz")
+
+	k.Thaw()
+	thawed = true
+	svc.expect(200, "GET", "/api/resource", bearer(u.SessionToken)...)
+	svc.expect(200, "GET", "/readyz")
+}

@@ -303,6 +303,7 @@ func (k *Kratos) Stop() {
 		return
 	}
 	_ = cmd.Process.Signal(syscall.SIGTERM)
+	_ = cmd.Process.Signal(syscall.SIGCONT) // a frozen Kratos must run to exit
 	select {
 	case <-done:
 	case <-time.After(stopTimeout):
@@ -310,6 +311,40 @@ func (k *Kratos) Stop() {
 		<-done
 	}
 	fmt.Fprintf(k.logs, "---- kratostest: Kratos stopped ----\n")
+}
+
+// Freeze suspends the Kratos process (SIGSTOP): its ports still accept connections
+// but nothing answers, the way a hung Ory looks to a client. It returns once the
+// process is stopped. Thaw resumes it.
+func (k *Kratos) Freeze() {
+	pid := k.signal(syscall.SIGSTOP)
+	// The signal is delivered asynchronously; wait until the kernel shows the
+	// process stopped ("T"), or a moment where /proc is not there.
+	status := fmt.Sprintf("/proc/%d/status", pid)
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		b, err := os.ReadFile(status)
+		if err != nil {
+			time.Sleep(100 * time.Millisecond)
+			return
+		}
+		if strings.Contains(string(b), "State:\tT") {
+			return
+		}
+	}
+}
+
+// Thaw resumes a Kratos suspended by Freeze (SIGCONT).
+func (k *Kratos) Thaw() { k.signal(syscall.SIGCONT) }
+
+// signal sends sig to the running Kratos and returns its pid (0 when not running).
+func (k *Kratos) signal(sig syscall.Signal) int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.cmd == nil {
+		return 0
+	}
+	_ = k.cmd.Process.Signal(sig)
+	return k.cmd.Process.Pid
 }
 
 // Close stops Kratos and removes its temporary directory; for Kratos made by Launch
