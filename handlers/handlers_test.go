@@ -299,6 +299,11 @@ func TestRevokeMySession(t *testing.T) {
 		if !e.fake.SessionActive(strangerSID) {
 			t.Error("the stranger's session was disabled")
 		}
+		for _, r := range e.fake.AdminRequests() {
+			if strings.Contains(r, strangerSID) {
+				t.Errorf("admin request %q names another identity's session", r)
+			}
+		}
 	})
 	t.Run("unknown session is 404", func(t *testing.T) {
 		resp, body := e.do("DELETE", "/api/me/sessions/"+orytest.NewID(), tok)

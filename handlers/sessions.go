@@ -1,7 +1,10 @@
 package handlers
 
 import (
+	"context"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -82,25 +85,25 @@ func ListMySessions(ids client.IdentityAPI, admin adminContext) gin.HandlerFunc 
 	}
 }
 
-// RevokeMySession revokes one of the caller's own sessions. The session is read
-// through the Admin API first and must belong to the caller: another identity's
-// session answers 404, exactly like one that does not exist, so session ids of
-// other users can be neither revoked nor probed.
+// RevokeMySession revokes one of the caller's own sessions. Ownership is decided
+// from the caller's own session list before anything else: no Admin API call ever
+// names another identity's session, and such an id answers 404 exactly like one that
+// does not exist, so other users' session ids can be neither revoked nor probed.
 func RevokeMySession(ids client.IdentityAPI, admin adminContext, checker *auth.Checker) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		me := mustSession(c)
-		id := c.Param("id")
+		id := strings.ToLower(c.Param("id"))
 		if !isUUID(id) {
 			problem.Abort(c, problem.New(http.StatusBadRequest, problem.CodeBadRequest, "The session id must be a UUID."))
 			return
 		}
 		ctx := admin(c.Request.Context())
-		target, resp, err := ids.GetSession(ctx, id).Expand([]string{"identity"}).Execute()
+		mine, err := sessionIDs(ctx, ids, me.Identity.Id, false)
 		if err != nil {
-			problem.Abort(c, ory.AdminProblem(resp, err))
+			problem.Abort(c, err)
 			return
 		}
-		if target.Identity == nil || target.Identity.Id != me.Identity.Id {
+		if !slices.Contains(mine, id) {
 			problem.Abort(c, problem.New(http.StatusNotFound, problem.CodeNotFound, ""))
 			return
 		}
@@ -124,31 +127,16 @@ func RevokeMyOtherSessions(ids client.IdentityAPI, admin adminContext, checker *
 	return func(c *gin.Context) {
 		me := mustSession(c)
 		ctx := admin(c.Request.Context())
-		out := Revoked{Revoked: []string{}}
-		// List every page first, then revoke: Kratos pages this list by offset, so
-		// revoking while paging through the active sessions would skip some.
-		var targets []string
-		token := ""
-		for {
-			req := ids.ListIdentitySessions(ctx, me.Identity.Id).Active(true).PageSize(maxPageSize)
-			if token != "" {
-				req = req.PageToken(token)
-			}
-			list, resp, err := req.Execute()
-			if err != nil {
-				problem.Abort(c, ory.AdminProblem(resp, err))
-				return
-			}
-			for _, s := range list {
-				if s.Id != me.Id {
-					targets = append(targets, s.Id)
-				}
-			}
-			if token = nextPageToken(resp); token == "" {
-				break
-			}
+		active, err := sessionIDs(ctx, ids, me.Identity.Id, true)
+		if err != nil {
+			problem.Abort(c, err)
+			return
 		}
-		for _, id := range targets {
+		out := Revoked{Revoked: []string{}}
+		for _, id := range active {
+			if id == me.Id {
+				continue
+			}
 			if resp, err := ids.DisableSession(ctx, id).Execute(); err != nil {
 				// Evict what was revoked so far before answering.
 				checker.ForgetIdentitySessions(me.Identity.Id, me.Id)
@@ -159,6 +147,33 @@ func RevokeMyOtherSessions(ids client.IdentityAPI, admin adminContext, checker *
 		}
 		checker.ForgetIdentitySessions(me.Identity.Id, me.Id)
 		c.JSON(http.StatusOK, out)
+	}
+}
+
+// sessionIDs lists the ids of every session of identity (only the active ones when
+// activeOnly), through all pages. Callers revoke after listing, never while paging:
+// Kratos pages this list by offset, so revoking in between would skip sessions.
+func sessionIDs(ctx context.Context, ids client.IdentityAPI, identity string, activeOnly bool) ([]string, error) {
+	var out []string
+	token := ""
+	for {
+		req := ids.ListIdentitySessions(ctx, identity).PageSize(maxPageSize)
+		if activeOnly {
+			req = req.Active(true)
+		}
+		if token != "" {
+			req = req.PageToken(token)
+		}
+		list, resp, err := req.Execute()
+		if err != nil {
+			return nil, ory.AdminProblem(resp, err)
+		}
+		for _, s := range list {
+			out = append(out, s.Id)
+		}
+		if token = nextPageToken(resp); token == "" {
+			return out, nil
+		}
 	}
 }
 

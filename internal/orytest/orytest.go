@@ -52,6 +52,7 @@ type Server struct {
 	whoamiCalls        atomic.Int64
 	whoamiCallsWithKey atomic.Int64
 	adminCalls         atomic.Int64
+	adminRequests      []string // guarded by mu
 	adminCallsWithKey  atomic.Int64
 }
 
@@ -131,6 +132,9 @@ func (s *Server) observe(r *http.Request) {
 		if s.apiKey != "" && r.Header.Get("Authorization") == "Bearer "+s.apiKey {
 			s.adminCallsWithKey.Add(1)
 		}
+		s.mu.Lock()
+		s.adminRequests = append(s.adminRequests, r.Method+" "+r.URL.RequestURI())
+		s.mu.Unlock()
 	}
 }
 
@@ -162,6 +166,13 @@ func (s *Server) AdminCalls() int64 { return s.adminCalls.Load() }
 // AdminCallsWithKey is the number of admin requests that carried
 // "Authorization: Bearer <key>" (always 0 without WithAPIKey).
 func (s *Server) AdminCallsWithKey() int64 { return s.adminCallsWithKey.Load() }
+
+// AdminRequests returns "METHOD /path?query" of every admin request so far.
+func (s *Server) AdminRequests() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.adminRequests)
+}
 
 // LastWhoami returns a copy of the headers of the last whoami request, or nil.
 func (s *Server) LastWhoami() http.Header {
