@@ -419,14 +419,19 @@ func TestE2EOryRestartUnderLoad(t *testing.T) {
 		cred{"forged token", bearer("ory_st_forgedforgedforgedforgedforgedfo"), false},
 		cred{"forged cookie", []string{"Cookie", "ory_kratos_session=MTcwforgedforged"}, false},
 	)
-	for _, c := range creds {
-		want := 401
-		if c.valid {
-			want = 200
+	// expectAll checks every credential answers as it should, on both services.
+	expectAll := func() {
+		t.Helper()
+		for _, c := range creds {
+			want := 401
+			if c.valid {
+				want = 200
+			}
+			svc.expect(want, "GET", "/api/resource", c.header...)
+			cached.expect(want, "GET", "/api/resource", c.header...)
 		}
-		svc.expect(want, "GET", "/api/resource", c.header...)
-		cached.expect(want, "GET", "/api/resource", c.header...)
 	}
+	expectAll()
 
 	type tally struct {
 		mu     sync.Mutex
@@ -494,14 +499,7 @@ func TestE2EOryRestartUnderLoad(t *testing.T) {
 		t.Errorf("answers %v: want 200s, 401s and the outage's 503s", tl.counts)
 	}
 	// Recovered: every credential answers as before, on both services.
-	for _, c := range creds {
-		want := 401
-		if c.valid {
-			want = 200
-		}
-		svc.expect(want, "GET", "/api/resource", c.header...)
-		cached.expect(want, "GET", "/api/resource", c.header...)
-	}
+	expectAll()
 	svc.expect(200, "GET", "/api/me", creds[0].header...)
 	cached.expect(200, "GET", "/api/me", creds[0].header...)
 	svc.expect(200, "GET", "/readyz")
