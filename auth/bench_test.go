@@ -23,14 +23,7 @@ func BenchmarkRequireSessionCached(b *testing.B) {
 	req.Header.Set("Authorization", "Bearer "+tok)
 	r.ServeHTTP(httptest.NewRecorder(), req) // warm the cache
 
-	b.ReportAllocs()
-	for b.Loop() {
-		w := httptest.NewRecorder()
-		r.ServeHTTP(w, req)
-		if w.Code != http.StatusNoContent {
-			b.Fatalf("status = %d, want %d", w.Code, http.StatusNoContent)
-		}
-	}
+	serveLoop(b, r, req)
 	if n := fake.WhoamiCalls(); n != 1 {
 		b.Fatalf("whoami calls = %d, want 1", n)
 	}
@@ -43,14 +36,7 @@ func BenchmarkUnprotectedRoute(b *testing.B) {
 	r.GET("/api/resource", func(c *gin.Context) { c.Status(http.StatusNoContent) })
 	req := httptest.NewRequest(http.MethodGet, "/api/resource", nil)
 	req.Header.Set("Authorization", "Bearer "+goodToken)
-	b.ReportAllocs()
-	for b.Loop() {
-		w := httptest.NewRecorder()
-		r.ServeHTTP(w, req)
-		if w.Code != http.StatusNoContent {
-			b.Fatalf("status = %d, want %d", w.Code, http.StatusNoContent)
-		}
-	}
+	serveLoop(b, r, req)
 }
 
 func BenchmarkCredentialFrom(b *testing.B) {
@@ -101,5 +87,19 @@ func BenchmarkCheckerCachedParallel(b *testing.B) {
 	b.StopTimer()
 	if n := fake.WhoamiCalls(); n != int64(len(creds)) {
 		b.Fatalf("whoami calls = %d, want %d", n, len(creds))
+	}
+}
+
+// serveLoop serves req through r b.N times, reporting allocations; every answer must
+// be 204.
+func serveLoop(b *testing.B, r http.Handler, req *http.Request) {
+	b.Helper()
+	b.ReportAllocs()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		r.ServeHTTP(w, req)
+		if w.Code != http.StatusNoContent {
+			b.Fatalf("status = %d, want %d", w.Code, http.StatusNoContent)
+		}
 	}
 }
