@@ -5,8 +5,8 @@ SHELL := bash
 
 GO      ?= go
 KRATOS  := bin/kratos
-# Kratos v1.3.1 builds from the Go module proxy (tools/kratos); cgo for SQLite.
-KRATOS_SRC := tools/kratos/go.mod tools/kratos/go.sum tools/kratos/main.go
+# Kratos v1.3.1 builds from the Go module proxy (dev/kratosbuild); cgo for SQLite.
+KRATOS_SRC := dev/kratosbuild/go.mod dev/kratosbuild/go.sum dev/kratosbuild/main.go
 FUZZTIME ?= 10s
 
 .PHONY: help
@@ -15,7 +15,7 @@ help: ## List the targets.
 
 $(KRATOS): $(KRATOS_SRC)
 	@echo ">> building Ory Kratos v1.3.1 from the Go module proxy into $@ (first build: a few minutes)"
-	cd tools/kratos && CGO_ENABLED=1 $(GO) build -tags sqlite \
+	cd dev/kratosbuild && CGO_ENABLED=1 $(GO) build -tags sqlite \
 		-ldflags "-X github.com/ory/kratos/driver/config.Version=v1.3.1" -o ../../$@ .
 	@touch $@
 
@@ -24,11 +24,14 @@ kratos: $(KRATOS) ## Build Ory Kratos into bin/kratos (once; reused after).
 
 .PHONY: dev
 dev: $(KRATOS) ## Run the service on a local Kratos with a demo user; Ctrl-C stops both.
-	./scripts/dev.sh
+	./dev/scripts/dev.sh
+
+MODULES := . dev/composecheck dev/kratosbuild
 
 .PHONY: check
-check: ## gofmt and go vet.
+check: ## gofmt, go vet, and go mod tidy in every module.
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@for m in $(MODULES); do (cd $$m && $(GO) mod tidy -diff >/dev/null) || { echo "go.mod not tidy in $$m: run (cd $$m && go mod tidy)"; exit 1; }; done
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./...
 
@@ -42,7 +45,7 @@ e2e: $(KRATOS) ## End-to-end tests against a real Kratos the tests start.
 
 .PHONY: compose
 compose: ## Validate docker-compose.yml and the Dockerfile with the real loaders.
-	cd tools/composecheck && $(GO) test -count=1 ./...
+	cd dev/composecheck && $(GO) test -count=1 ./...
 
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 10s).
@@ -54,12 +57,12 @@ test: check unit compose e2e fuzz ## Everything CI runs: checks, unit, compose, 
 
 .PHONY: bench
 bench: $(KRATOS) ## Load-test the service and Kratos on loopback; prints one table.
-	./scripts/bench.sh
+	./dev/scripts/bench.sh
 
 LOADTEST_FLAGS ?=
 .PHONY: loadtest
 loadtest: $(KRATOS) ## Sustained mixed traffic against Kratos (30s, 300 req/s; LOADTEST_FLAGS="-duration 1m -rate 500"); fails on a wrong answer or a leak.
-	KRATOS_BIN=$(abspath $(KRATOS)) $(GO) run ./internal/tools/loadtest $(LOADTEST_FLAGS)
+	KRATOS_BIN=$(abspath $(KRATOS)) $(GO) run ./dev/cmd/loadtest $(LOADTEST_FLAGS)
 
 .PHONY: clean
 clean: ## Remove build outputs.

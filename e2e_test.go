@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/example/ory-gin-starter/internal/apitest"
-	"github.com/example/ory-gin-starter/internal/kratostest"
-	"github.com/example/ory-gin-starter/internal/oryflow"
+	"github.com/example/ory-gin-starter/dev/apitest"
+	"github.com/example/ory-gin-starter/dev/kratostest"
+	"github.com/example/ory-gin-starter/dev/oryflow"
 )
 
 // The end-to-end tests run the service through run, against a real Kratos that they

@@ -15,8 +15,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/example/ory-gin-starter/internal/apitest"
-	"github.com/example/ory-gin-starter/internal/orytest"
+	"github.com/example/ory-gin-starter/dev/apitest"
+	"github.com/example/ory-gin-starter/dev/orytest"
 )
 
 // TestMain is the only one in package main: e2e_test.go (build tag e2e) shares

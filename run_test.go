@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/example/ory-gin-starter/internal/orytest"
+	"github.com/example/ory-gin-starter/dev/orytest"
 )
 
 // runningService is the service started through run on a free port.

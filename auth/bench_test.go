@@ -8,7 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/example/ory-gin-starter/internal/orytest"
+	"github.com/example/ory-gin-starter/dev/orytest"
 )
 
 // BenchmarkRequireSessionCached is the cost the gate adds to a request whose

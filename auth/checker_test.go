@@ -12,7 +12,7 @@ import (
 
 	client "github.com/ory/client-go"
 
-	"github.com/example/ory-gin-starter/internal/orytest"
+	"github.com/example/ory-gin-starter/dev/orytest"
 	"github.com/example/ory-gin-starter/ory"
 	"github.com/example/ory-gin-starter/problem"
 )

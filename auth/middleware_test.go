@@ -10,7 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/example/ory-gin-starter/internal/orytest"
+	"github.com/example/ory-gin-starter/dev/orytest"
 	"github.com/example/ory-gin-starter/problem"
 )
 

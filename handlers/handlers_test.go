@@ -17,8 +17,8 @@ import (
 
 	"github.com/example/ory-gin-starter/auth"
 	"github.com/example/ory-gin-starter/handlers"
-	"github.com/example/ory-gin-starter/internal/apitest"
-	"github.com/example/ory-gin-starter/internal/orytest"
+	"github.com/example/ory-gin-starter/dev/apitest"
+	"github.com/example/ory-gin-starter/dev/orytest"
 	"github.com/example/ory-gin-starter/metrics"
 	"github.com/example/ory-gin-starter/ory"
 )

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/example/ory-gin-starter/internal/orytest"
+	"github.com/example/ory-gin-starter/dev/orytest"
 )
 
 // switchable is a reverse proxy to the fake Ory on a fixed port that can refuse

@@ -35,7 +35,7 @@
 # comparing rows with each other on one machine, not absolute capacity.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 
 WRK_THREADS="${WRK_THREADS:-2}"
@@ -54,7 +54,7 @@ PIDS=()
 
 SCRIPT=bench.sh
 # shellcheck source=scripts/lib.sh
-source "$ROOT/scripts/lib.sh"
+source "$ROOT/dev/scripts/lib.sh"
 
 stop_all() {
 	local pid
@@ -95,8 +95,8 @@ rm -rf "$OUT"
 mkdir -p "$OUT"
 log "building the service, the token tool and the burst tool into .dev/"
 go build -o "$BIN/ory-gin-starter" .
-go build -o "$BIN/ory-session-token" ./cmd/ory-session-token
-go build -o "$BIN/burst" ./internal/tools/burst
+go build -o "$BIN/ory-session-token" ./dev/cmd/ory-session-token
+go build -o "$BIN/burst" ./dev/cmd/burst
 
 # ---- Kratos ------------------------------------------------------------------------
 alloc_port KRATOS_PUBLIC_PORT

@@ -160,7 +160,7 @@ func TestDockerignore(t *testing.T) {
 	}
 	for _, p := range []string{
 		".env", ".env.local", ".git/config", "bin/kratos", ".dev/kratos.sqlite",
-		"tools/kratos/go.mod", "tools/composecheck/go.mod", "coverage.out", "app.test",
+		"dev/kratosbuild/go.mod", "dev/composecheck/go.mod", "coverage.out", "app.test",
 	} {
 		if !excluded(p) {
 			t.Errorf(".dockerignore lets %s into the build context", p)

@@ -32,7 +32,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/example/ory-gin-starter/internal/oryflow"
+	"github.com/example/ory-gin-starter/dev/oryflow"
 )
 
 func main() {

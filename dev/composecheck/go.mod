@@ -1,4 +1,4 @@
-module github.com/example/ory-gin-starter/tools/composecheck
+module github.com/example/ory-gin-starter/dev/composecheck
 
 go 1.26.8
 

@@ -2,7 +2,7 @@
 
 // End-to-end tests of the harness against the real Kratos binary (bin/kratos):
 //
-//	go test -tags e2e -race ./internal/kratostest/ -v
+//	go test -tags e2e -race ./dev/kratostest/ -v
 package kratostest_test
 
 import (
@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/example/ory-gin-starter/internal/kratostest"
-	"github.com/example/ory-gin-starter/internal/oryflow"
+	"github.com/example/ory-gin-starter/dev/kratostest"
+	"github.com/example/ory-gin-starter/dev/oryflow"
 )
 
 func TestE2ETokenFlows(t *testing.T) {

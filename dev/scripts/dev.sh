@@ -16,7 +16,7 @@
 # user is registered again.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 
 PORT="${PORT:-8080}"
@@ -36,7 +36,7 @@ TAIL_PID=""
 
 SCRIPT=dev.sh
 # shellcheck source=scripts/lib.sh
-source "$ROOT/scripts/lib.sh"
+source "$ROOT/dev/scripts/lib.sh"
 
 cleanup() {
 	local rc=$?
@@ -94,7 +94,7 @@ fi
 
 # ---- demo user ---------------------------------------------------------------------
 log "signing in $DEMO_EMAIL (registering it first if needed)"
-TOKEN="$(ORY_PASSWORD="$DEMO_PASSWORD" go run ./cmd/ory-session-token -url "$KRATOS_PUBLIC" -email "$DEMO_EMAIL" -register -q)" ||
+TOKEN="$(ORY_PASSWORD="$DEMO_PASSWORD" go run ./dev/cmd/ory-session-token -url "$KRATOS_PUBLIC" -email "$DEMO_EMAIL" -register -q)" ||
 	die "could not get a session token for $DEMO_EMAIL"
 WHOAMI="$(curl -fsS -H "X-Session-Token: $TOKEN" "$KRATOS_PUBLIC/sessions/whoami")" || die "whoami with the new token failed"
 SESSION_ID="$(printf '%s' "$WHOAMI" | sed -n 's/^{"id":"\([^"]*\)".*/\1/p')"
@@ -132,7 +132,7 @@ curl -s -X PATCH $KRATOS_ADMIN/admin/identities/$IDENTITY_ID -H 'Content-Type: a
  can take that long to show.)
 
  Another session (e.g. to revoke from this one):
-ORY_PASSWORD='$DEMO_PASSWORD' go run ./cmd/ory-session-token -url $KRATOS_PUBLIC -email $DEMO_EMAIL
+ORY_PASSWORD='$DEMO_PASSWORD' go run ./dev/cmd/ory-session-token -url $KRATOS_PUBLIC -email $DEMO_EMAIL
  A JWT of this session (tokenizer template jwt_example, verify with kratos/dev-only.jwks.public.json):
 curl -s -H "X-Session-Token: \$TOKEN" "$KRATOS_PUBLIC/sessions/whoami?tokenize_as=jwt_example"
 ==============================================================================

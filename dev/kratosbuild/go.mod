@@ -1,4 +1,4 @@
-module github.com/example/ory-gin-starter/tools/kratos
+module github.com/example/ory-gin-starter/dev/kratosbuild
 
 go 1.23
 

@@ -39,8 +39,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/example/ory-gin-starter/internal/kratostest"
-	"github.com/example/ory-gin-starter/internal/oryflow"
+	"github.com/example/ory-gin-starter/dev/kratostest"
+	"github.com/example/ory-gin-starter/dev/oryflow"
 )
 
 const password = "loadtest-Pa55word!-correct-horse"

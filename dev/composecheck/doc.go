@@ -2,5 +2,5 @@
 // Compose loader (github.com/compose-spec/compose-go/v2, the library `docker compose`
 // itself uses). It is a separate Go module so the starter's own go.mod stays lean.
 //
-//	cd tools/composecheck && go test ./...
+//	cd dev/composecheck && go test ./...
 package composecheck

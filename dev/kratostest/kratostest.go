@@ -41,7 +41,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/example/ory-gin-starter/internal/oryflow"
+	"github.com/example/ory-gin-starter/dev/oryflow"
 )
 
 const (
