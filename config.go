@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -117,8 +118,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if c.JWKSURL != "" || c.JWTTemplate != "" {
 		if c.JWKSURL == "" || c.JWTTemplate == "" {
 			bad("ORY_JWKS_URL", "session JWTs need both ORY_JWKS_URL and ORY_JWT_TEMPLATE")
-		} else if u, err := url.Parse(c.JWKSURL); err != nil || !(u.Scheme == "https" || u.Scheme == "http" && u.Host != "" || u.Scheme == "file" && u.Path != "") {
-			bad("ORY_JWKS_URL", "%q is not an https:// or file:// URL", c.JWKSURL)
+		} else if err := checkJWKSURL(c.JWKSURL); err != nil {
+			bad("ORY_JWKS_URL", "%v", err)
 		}
 	}
 	return c, errors.Join(errs...)
@@ -152,6 +153,31 @@ func checkURL(raw string) (string, error) {
 		return "", fmt.Errorf("%q is not an http(s) URL", raw)
 	}
 	return strings.TrimRight(raw, "/"), nil
+}
+
+// checkJWKSURL accepts https:// and file:// key sets, and http:// only to this
+// machine: whoever can change the key set in transit can mint any session.
+func checkJWKSURL(raw string) error {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%q is not an https:// or file:// URL", raw)
+	case u.Scheme == "https" && u.Hostname() != "", u.Scheme == "file" && u.Path != "":
+		return nil
+	case u.Scheme == "http" && isLoopback(u.Hostname()):
+		return nil
+	case u.Scheme == "http":
+		return fmt.Errorf("%q fetches the key set over plain http: use https:// or file:// (http:// is allowed only for 127.0.0.1, ::1 and localhost)", raw)
+	}
+	return fmt.Errorf("%q is not an https:// or file:// URL", raw)
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Zone() == "" && ip.IsLoopback()
 }
 
 func isOryNetwork(raw string) bool {
