@@ -28,6 +28,7 @@ type config struct {
 	JWTTemplate  string
 	JWTIssuer    string
 	JWTAudience  string
+	JWTSkew      time.Duration
 }
 
 // Defaults. A 30s session cache keeps a busy user at two whoami calls a minute,
@@ -41,6 +42,9 @@ const (
 	defaultDenyTTL   = 5 * time.Second
 	defaultTimeout   = 5 * time.Second
 	defaultCacheSize = 10_000
+	// A few seconds covers the clocks of hosts kept in sync; every second more
+	// lengthens the life of every session JWT.
+	defaultJWTSkew = 5 * time.Second
 )
 
 // loadConfig reads the configuration through getenv and returns every problem at
@@ -97,6 +101,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	c.CacheTTL = durationVar(getenv, "SESSION_CACHE_TTL", defaultCacheTTL, 0, 24*time.Hour, bad)
 	c.DenyTTL = durationVar(getenv, "SESSION_CACHE_DENY_TTL", defaultDenyTTL, 0, time.Hour, bad)
 	c.ShutdownWait = durationVar(getenv, "SHUTDOWN_TIMEOUT", 15*time.Second, 0, 10*time.Minute, bad)
+	c.JWTSkew = durationVar(getenv, "ORY_JWT_CLOCK_SKEW", defaultJWTSkew, 0, time.Minute, bad)
 
 	for o := range strings.SplitSeq(getenv("CORS_ALLOWED_ORIGINS"), ",") {
 		if o = strings.TrimSpace(o); o == "" {
@@ -121,6 +126,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 		} else if err := checkJWKSURL(c.JWKSURL); err != nil {
 			bad("ORY_JWKS_URL", "%v", err)
 		}
+		// Ory's tokenizer signs with its public URL as iss. It sets no aud: the
+		// template's claims mapper sets the template's name, which binds each token
+		// to its template (see kratos/tokenizer.claims.jsonnet).
+		c.JWTIssuer = orDefault(c.JWTIssuer, c.PublicURL)
+		c.JWTAudience = orDefault(c.JWTAudience, c.JWTTemplate)
 	}
 	return c, errors.Join(errs...)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestLoadConfigJWKSURL(t *testing.T) {
@@ -44,6 +45,51 @@ func TestLoadConfigJWKSURL(t *testing.T) {
 			}
 			if lines := strings.Split(err.Error(), "\n"); len(lines) != 1 || !strings.HasPrefix(lines[0], "ORY_JWKS_URL: ") {
 				t.Errorf("loadConfig() error = %q, want one line starting with ORY_JWKS_URL: ", err)
+			}
+		})
+	}
+}
+
+func TestLoadConfigJWTChecks(t *testing.T) {
+	t.Parallel()
+	jwt := func(kv ...string) map[string]string {
+		env := map[string]string{"ORY_JWKS_URL": "file:///etc/ory/jwks.json", "ORY_JWT_TEMPLATE": "api_jwt"}
+		for i := 0; i+1 < len(kv); i += 2 {
+			env[kv[i]] = kv[i+1]
+		}
+		return env
+	}
+	tests := []struct {
+		name                string
+		env                 map[string]string
+		issuer, aud, errVar string
+		skew                time.Duration
+	}{
+		{"defaults", jwt(), "http://127.0.0.1:4433", "api_jwt", "", 5 * time.Second},
+		{"issuer from ORY_SDK_URL", jwt("ORY_SDK_URL", "https://auth.example.com/"), "https://auth.example.com", "api_jwt", "", 5 * time.Second},
+		{"issuer from the slug", jwt("ORY_PROJECT_SLUG", "p1", "ORY_API_KEY", unitKey), "https://p1.projects.oryapis.com", "api_jwt", "", 5 * time.Second},
+		{"explicit", jwt("ORY_JWT_ISSUER", "https://iss.example.com/", "ORY_JWT_AUDIENCE", "https://api.example.com", "ORY_JWT_CLOCK_SKEW", "0"),
+			"https://iss.example.com/", "https://api.example.com", "", 0},
+		{"skew up to a minute", jwt("ORY_JWT_CLOCK_SKEW", "1m"), "http://127.0.0.1:4433", "api_jwt", "", time.Minute},
+		{"skew over a minute", jwt("ORY_JWT_CLOCK_SKEW", "61s"), "", "", "ORY_JWT_CLOCK_SKEW", 0},
+		{"skew negative", jwt("ORY_JWT_CLOCK_SKEW", "-1s"), "", "", "ORY_JWT_CLOCK_SKEW", 0},
+		{"skew not a duration", jwt("ORY_JWT_CLOCK_SKEW", "5"), "", "", "ORY_JWT_CLOCK_SKEW", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := loadConfig(envOf(tt.env))
+			if tt.errVar != "" {
+				if err == nil || !strings.HasPrefix(err.Error(), tt.errVar+": ") || strings.Contains(err.Error(), "\n") {
+					t.Errorf("loadConfig() error = %v, want one line naming %s", err, tt.errVar)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("loadConfig() error = %v", err)
+			}
+			if c.JWTIssuer != tt.issuer || c.JWTAudience != tt.aud || c.JWTSkew != tt.skew {
+				t.Errorf("issuer, audience, skew = %q, %q, %s; want %q, %q, %s", c.JWTIssuer, c.JWTAudience, c.JWTSkew, tt.issuer, tt.aud, tt.skew)
 			}
 		})
 	}

@@ -45,6 +45,11 @@ func main() {
 	}
 }
 
+// jwksClientKey is the context key of the *http.Client that fetches the JWT key
+// set, for tests whose key set is served over TLS they trust. Unset: the
+// verifier's own client.
+type jwksClientKey struct{}
+
 // run serves the API until ctx is done, then shuts down gracefully. Logs go to
 // stdout as JSON. It returns configuration errors before listening.
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
@@ -64,10 +69,13 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		Metrics:   m,
 	}
 	if cfg.JWKSURL != "" {
+		hc, _ := ctx.Value(jwksClientKey{}).(*http.Client)
 		v, err := auth.NewJWTVerifier(ctx, auth.JWTConfig{
-			JWKSURL:  cfg.JWKSURL,
-			Issuer:   cfg.JWTIssuer,
-			Audience: cfg.JWTAudience,
+			JWKSURL:    cfg.JWKSURL,
+			Issuer:     cfg.JWTIssuer,
+			Audience:   cfg.JWTAudience,
+			Skew:       cfg.JWTSkew,
+			HTTPClient: hc,
 		})
 		if err != nil {
 			return fmt.Errorf("ORY_JWKS_URL: %w", err)

@@ -2,14 +2,17 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lestrrat-go/httprc/v3"
+	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jwk"
 	"github.com/lestrrat-go/jwx/v3/jws"
 	"github.com/lestrrat-go/jwx/v3/jwt"
@@ -25,13 +28,18 @@ type JWTConfig struct {
 	// refreshed, and refetched when a token names a key it does not know, so key
 	// rotation needs no restart) or file://... (read once).
 	JWKSURL string
-	// Issuer, when set, must equal the iss claim (Ory sets its public URL).
+	// Issuer must equal the iss claim, a trailing slash aside. Ory's tokenizer
+	// sets its own public URL, written with a trailing slash.
 	Issuer string
-	// Audience, when set, must be in the aud claim.
+	// Audience must be in the aud claim. Ory sets no aud: the template's claims
+	// mapper does, and so binds its tokens to the template. A token of another
+	// template, or an OAuth2 ID token signed by the same keys, is refused.
 	Audience string
-	// Skew is the clock difference tolerated on exp, nbf and iat. Default 30s.
+	// Skew is the clock difference tolerated on exp, nbf and iat; zero
+	// tolerates none. Every second of it lengthens the life of every token.
 	Skew time.Duration
 	// HTTPClient fetches the key set. Default: a client with a 10s timeout.
+	// Redirects are followed to https:// URLs only.
 	HTTPClient *http.Client
 }
 
@@ -46,6 +54,10 @@ type JWTVerifier struct {
 	cache  *jwk.Cache // nil for a file:// key set
 	static jwk.Set
 
+	// checked is the last key set from the cache found usable, so that a
+	// refreshed set is checked once, not on every request.
+	checked atomic.Value
+
 	mu        sync.Mutex
 	lastFetch time.Time
 	// refetchEvery is minRefetch; tests shorten it.
@@ -53,13 +65,14 @@ type JWTVerifier struct {
 }
 
 // NewJWTVerifier returns a verifier for the key set at cfg.JWKSURL. It fetches the
-// set once, so a wrong URL fails at start, and keeps it fresh until ctx is done.
+// set once, so a wrong URL or an unusable key fails at start, and keeps it fresh
+// until ctx is done: ctx must outlive every request that may verify a token.
 func NewJWTVerifier(ctx context.Context, cfg JWTConfig) (*JWTVerifier, error) {
-	if cfg.Skew == 0 {
-		cfg.Skew = 30 * time.Second
+	if cfg.Issuer == "" || cfg.Audience == "" {
+		return nil, errors.New("session JWTs need an issuer and an audience to check")
 	}
 	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second, CheckRedirect: httpsOnly}
 	}
 	v := &JWTVerifier{cfg: cfg, refetchEvery: minRefetch}
 	u, err := url.Parse(cfg.JWKSURL)
@@ -71,21 +84,82 @@ func NewJWTVerifier(ctx context.Context, cfg JWTConfig) (*JWTVerifier, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read key set: %w", err)
 		}
+		if err := checkKeySet(v.static); err != nil {
+			return nil, err
+		}
 		return v, nil
 	}
-	v.cache, err = jwk.NewCache(ctx, httprc.NewClient(httprc.WithHTTPClient(cfg.HTTPClient)))
+	v.cache, err = jwk.NewCache(ctx, httprc.NewClient())
 	if err != nil {
 		return nil, err
 	}
 	fetchCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	err = v.cache.Register(fetchCtx, cfg.JWKSURL,
+		jwk.WithHTTPClient(jwk.WrapHTTPClientDefaults(cfg.HTTPClient)),
 		jwk.WithMinInterval(time.Minute), jwk.WithMaxInterval(15*time.Minute), jwk.WithWaitReady(true))
 	if err != nil {
 		return nil, fmt.Errorf("fetch key set: %w", err)
 	}
-	v.lastFetch = time.Now()
+	// lastFetch stays zero: the start-up fetch does not use up the first refetch,
+	// so a key rotated in just after start is picked up at once.
+	if _, err := v.keys(fetchCtx); err != nil {
+		return nil, err
+	}
 	return v, nil
+}
+
+// httpsOnly refuses redirects to anything but https: the key set decides who
+// may sign in, so it must not travel in the clear.
+func httpsOnly(req *http.Request, _ []*http.Request) error {
+	if req.URL.Scheme != "https" {
+		return fmt.Errorf("key set redirected to a non-https URL %s", req.URL.Redacted())
+	}
+	return nil
+}
+
+// checkKeySet makes sure every key can verify a token: without it, a key set
+// missing an alg or a kid makes every token fail as if it were forged, and
+// clients sign their users out.
+func checkKeySet(set jwk.Set) error {
+	if set.Len() == 0 {
+		return errors.New("the key set has no keys")
+	}
+	for i := range set.Len() {
+		k, _ := set.Key(i)
+		if err := checkKey(k); err != nil {
+			kid, _ := k.KeyID()
+			return fmt.Errorf("key %d (kid %q) of the key set: %w", i, kid, err)
+		}
+	}
+	return nil
+}
+
+// keyTypeOf is the key type each asymmetric signature algorithm family needs.
+var keyTypeOf = map[string]jwa.KeyType{"ES": jwa.EC(), "RS": jwa.RSA(), "PS": jwa.RSA(), "Ed": jwa.OKP()}
+
+func checkKey(k jwk.Key) error {
+	if kid, ok := k.KeyID(); !ok || kid == "" {
+		return errors.New(`no "kid": tokens name their key by kid`)
+	}
+	if use, ok := k.KeyUsage(); ok && use != "sig" {
+		return fmt.Errorf(`"use" is %q, want "sig"`, use)
+	}
+	a, ok := k.Algorithm()
+	if !ok || a.String() == "" {
+		return errors.New(`no "alg": give every key its signing algorithm (ES256, RS256, EdDSA...)`)
+	}
+	alg, ok := jwa.LookupSignatureAlgorithm(a.String())
+	if !ok || alg == jwa.NoSignature() || alg.IsSymmetric() {
+		return fmt.Errorf(`"alg" %s is not a public-key signature algorithm`, a)
+	}
+	if want, ok := keyTypeOf[alg.String()[:2]]; !ok || k.KeyType() != want {
+		return fmt.Errorf(`"alg" %s does not fit a key of type %s`, alg, k.KeyType())
+	}
+	if private, err := jwk.IsPrivateKey(k); err != nil || private {
+		return errors.New("a private key: give the service the public key set only")
+	}
+	return nil
 }
 
 // Accepts reports whether token is shaped like a JWT (ory_st_ tokens are not).
@@ -118,28 +192,41 @@ func (v *JWTVerifier) Verify(ctx context.Context, token string) (*client.Session
 }
 
 func (v *JWTVerifier) options(set jwk.Set) []jwt.ParseOption {
-	opts := []jwt.ParseOption{
+	return []jwt.ParseOption{
 		jwt.WithKeySet(set, jws.WithRequireKid(true)),
 		jwt.WithValidate(true),
 		jwt.WithAcceptableSkew(v.cfg.Skew),
 		jwt.WithRequiredClaim("exp"),
 		jwt.WithRequiredClaim("sid"),
 		jwt.WithRequiredClaim("sub"),
+		jwt.WithAudience(v.cfg.Audience),
+		jwt.WithValidator(jwt.ValidatorFunc(v.checkIssuer)),
 	}
-	if v.cfg.Issuer != "" {
-		opts = append(opts, jwt.WithIssuer(v.cfg.Issuer))
+}
+
+func (v *JWTVerifier) checkIssuer(_ context.Context, t jwt.Token) error {
+	iss, ok := t.Issuer()
+	if !ok || strings.TrimSuffix(iss, "/") != strings.TrimSuffix(v.cfg.Issuer, "/") {
+		return errors.New(`"iss" is not the configured issuer`)
 	}
-	if v.cfg.Audience != "" {
-		opts = append(opts, jwt.WithAudience(v.cfg.Audience))
-	}
-	return opts
+	return nil
 }
 
 func (v *JWTVerifier) keys(ctx context.Context) (jwk.Set, error) {
 	if v.cache == nil {
 		return v.static, nil
 	}
-	return v.cache.Lookup(ctx, v.cfg.JWKSURL)
+	set, err := v.cache.Lookup(ctx, v.cfg.JWKSURL)
+	if err != nil {
+		return nil, err
+	}
+	if v.checked.Load() != set {
+		if err := checkKeySet(set); err != nil {
+			return nil, err
+		}
+		v.checked.Store(set)
+	}
+	return set, nil
 }
 
 // refetchable reports whether token's key id is missing from set and a refetch is
@@ -169,11 +256,10 @@ func (v *JWTVerifier) refetchable(token string, set jwk.Set) bool {
 }
 
 func (v *JWTVerifier) refetch(ctx context.Context) (jwk.Set, error) {
-	set, err := v.cache.Refresh(ctx, v.cfg.JWKSURL)
-	if err != nil {
+	if _, err := v.cache.Refresh(ctx, v.cfg.JWKSURL); err != nil {
 		return nil, fmt.Errorf("refetch key set: %w", err)
 	}
-	return set, nil
+	return v.keys(ctx)
 }
 
 // sessionFromClaims builds the session a verified token stands for. The claims

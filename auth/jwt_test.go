@@ -101,8 +101,10 @@ func (s *jwksServer) setDown(down bool) {
 }
 
 const (
-	jwtSID = "9f425a8d-7efc-4768-8f23-7647a74fdf13"
-	jwtSub = "0b8d4a0e-4c39-4a3b-9a43-5a3a4c3f7e10"
+	jwtSID      = "9f425a8d-7efc-4768-8f23-7647a74fdf13"
+	jwtSub      = "0b8d4a0e-4c39-4a3b-9a43-5a3a4c3f7e10"
+	jwtIssuer   = "http://127.0.0.1:4433"
+	jwtAudience = "jwt_example"
 )
 
 // claims are the claims of a session JWT as Ory's tokenizer and the claims mapper
@@ -111,8 +113,8 @@ func sessionClaims(edit func(*jwt.Builder) *jwt.Builder) jwt.Token {
 	now := time.Now()
 	b := jwt.NewBuilder().
 		Subject(jwtSub).
-		Issuer("http://127.0.0.1:4433").
-		Audience([]string{"ory-gin-starter"}).
+		Issuer(jwtIssuer).
+		Audience([]string{jwtAudience}).
 		IssuedAt(now).
 		Expiration(now.Add(10*time.Minute)).
 		Claim("sid", jwtSID).
@@ -138,9 +140,17 @@ func sign(t testing.TB, key jwk.Key, claims jwt.Token) string {
 	return string(b)
 }
 
+// newVerifier returns a verifier of the key set at url; the issuer and audience
+// default to those of sessionClaims.
 func newVerifier(t testing.TB, url string, cfg JWTConfig) *JWTVerifier {
 	t.Helper()
 	cfg.JWKSURL = url
+	if cfg.Issuer == "" {
+		cfg.Issuer = jwtIssuer
+	}
+	if cfg.Audience == "" {
+		cfg.Audience = jwtAudience
+	}
 	v, err := NewJWTVerifier(t.Context(), cfg)
 	if err != nil {
 		t.Fatalf("NewJWTVerifier: %v", err)
@@ -161,12 +171,10 @@ func TestJWTVerify(t *testing.T) {
 		ok    bool
 	}{
 		{"valid", JWTConfig{}, func(t *testing.T) string { return sign(t, key, sessionClaims(nil)) }, true},
-		{"valid with iss and aud", JWTConfig{Issuer: "http://127.0.0.1:4433", Audience: "ory-gin-starter"},
-			func(t *testing.T) string { return sign(t, key, sessionClaims(nil)) }, true},
-		{"expired within skew", JWTConfig{}, func(t *testing.T) string {
+		{"expired within skew", JWTConfig{Skew: 30 * time.Second}, func(t *testing.T) string {
 			return sign(t, key, sessionClaims(func(b *jwt.Builder) *jwt.Builder { return b.Expiration(time.Now().Add(-10 * time.Second)) }))
 		}, true},
-		{"expired beyond skew", JWTConfig{}, func(t *testing.T) string {
+		{"expired beyond skew", JWTConfig{Skew: 30 * time.Second}, func(t *testing.T) string {
 			return sign(t, key, sessionClaims(func(b *jwt.Builder) *jwt.Builder { return b.Expiration(time.Now().Add(-2 * time.Minute)) }))
 		}, false},
 		{"not yet valid", JWTConfig{}, func(t *testing.T) string {
@@ -299,6 +307,9 @@ func TestJWTKeyRotation(t *testing.T) {
 		jwks := newJWKSServer(t, old)
 		v := newVerifier(t, jwks.URL, JWTConfig{})
 		v.refetchEvery = time.Hour
+		v.mu.Lock()
+		v.lastFetch = time.Now()
+		v.mu.Unlock()
 		jwks.serve(t, old, rotated)
 		before := jwks.fetches.Load()
 		forged := signingKey(t, "k-forged")
@@ -352,7 +363,7 @@ func TestNewJWTVerifierFailsOnBadURL(t *testing.T) {
 	// Start-up waits up to 15s for the key set; the test does not.
 	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
 	defer cancel()
-	if _, err := NewJWTVerifier(ctx, JWTConfig{JWKSURL: jwks.URL}); err == nil {
+	if _, err := NewJWTVerifier(ctx, JWTConfig{JWKSURL: jwks.URL, Issuer: jwtIssuer, Audience: jwtAudience}); err == nil {
 		t.Error("NewJWTVerifier() with a failing JWKS URL = nil error, want one")
 	}
 }

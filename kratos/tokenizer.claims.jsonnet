@@ -13,6 +13,11 @@ local meta = if std.objectHas(identity, 'metadata_public') && identity.metadata_
 
 {
   claims: claims {
+    // Binds the token to this template. Kratos sets no aud of its own, and the same
+    // keys may sign the tokens of other templates (and, on Ory Network, OAuth2 ID
+    // tokens): the service accepts only tokens whose aud names its template
+    // (ORY_JWT_TEMPLATE, or ORY_JWT_AUDIENCE when set). Give every template its own.
+    aud: ['jwt_example'],
     aal: session.authenticator_assurance_level,
     [if std.objectHas(traits, 'email') then 'email']: traits.email,
     // The service reads metadata_public.role from here for admin routes, as it does
