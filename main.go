@@ -69,8 +69,12 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		Metrics:   m,
 	}
 	if cfg.JWKSURL != "" {
+		// The key set is kept fresh past the signal, until the server has shut
+		// down: requests still in flight may need it refetched.
+		keysCtx, stopKeys := context.WithCancel(context.WithoutCancel(ctx))
+		defer stopKeys()
 		hc, _ := ctx.Value(jwksClientKey{}).(*http.Client)
-		v, err := auth.NewJWTVerifier(ctx, auth.JWTConfig{
+		v, err := auth.NewJWTVerifier(keysCtx, auth.JWTConfig{
 			JWKSURL:    cfg.JWKSURL,
 			Issuer:     cfg.JWTIssuer,
 			Audience:   cfg.JWTAudience,

@@ -1,14 +1,18 @@
 package main
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -137,5 +141,138 @@ func TestRunJWTClaims(t *testing.T) {
 				t.Errorf("status = %d, want %d", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestRunJWTGracefulShutdown: a request in flight at the signal that needs the key
+// set refetched (its token names a key rotated in since start) still gets its
+// answer, and run returns nil well before SHUTDOWN_TIMEOUT: the key set outlives
+// the signal until the server has shut down.
+func TestRunJWTGracefulShutdown(t *testing.T) {
+	t.Parallel()
+	const shutdownWait = 3 * time.Second
+	old, rotated := newJWTKeys(t), newJWTKeys(t)
+	_ = rotated.key.Set(jwk.KeyIDKey, "run-test-2")
+	both := jwk.NewSet()
+	for _, k := range []jwk.Key{old.key, rotated.key} {
+		pub, err := jwk.PublicKeyOf(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = both.AddKey(pub)
+	}
+	bothJSON, err := json.Marshal(both)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu        sync.Mutex
+		body      = old.jwks
+		refetched = make(chan struct{}) // closed when the refetch has reached the key server
+		release   = make(chan struct{}) // closed to let the refetch answer
+		fetches   int
+	)
+	jwks := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		fetches++
+		first := fetches == 1
+		b := body
+		mu.Unlock()
+		if !first {
+			close(refetched)
+			select {
+			case <-release:
+			case <-r.Context().Done():
+				return
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(b)
+	}))
+	t.Cleanup(jwks.Close)
+
+	port := unusedPort(t)
+	svc := &runningService{
+		addr: fmt.Sprintf("127.0.0.1:%d", port),
+		logs: &lockedBuffer{},
+		hc:   &http.Client{Timeout: 10 * time.Second},
+		done: make(chan error, 1),
+	}
+	svc.base = "http://" + svc.addr
+	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), jwksClientKey{}, jwks.Client()))
+	svc.cancel = cancel
+	t.Cleanup(cancel)
+	env := envOf(map[string]string{
+		"PORT": fmt.Sprint(port), "ORY_JWKS_URL": jwks.URL + "/.well-known/jwks.json", "ORY_JWT_TEMPLATE": "jwt_example",
+		"SHUTDOWN_TIMEOUT": shutdownWait.String(),
+	})
+	go func() { svc.done <- run(ctx, env, svc.logs) }()
+	waitHealthy(t, svc)
+	if got := svc.status(t, old.token(t, nil)); got != http.StatusOK {
+		t.Fatalf("status before shutdown = %d, want %d\nlogs: %s", got, http.StatusOK, svc.logs)
+	}
+
+	mu.Lock()
+	body = bothJSON
+	mu.Unlock()
+	results := svc.slowCalls([]string{rotated.token(t, nil)})
+	select {
+	case <-refetched:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a token of a new key did not make the service refetch the key set")
+	}
+	start := time.Now()
+	svc.cancel()
+	for !strings.Contains(svc.logs.String(), `"msg":"shutting down"`) {
+		if time.Since(start) > 2*time.Second {
+			t.Fatalf("no shutting down line:\n%s", svc.logs)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // what runs on the signal's context has stopped by now
+	close(release)
+
+	select {
+	case r := <-results:
+		if r.err != nil || r.status != http.StatusOK {
+			t.Errorf("request in flight at the signal: status %d, error %v; want 200", r.status, r.err)
+		}
+	case <-time.After(shutdownWait + 2*time.Second):
+		t.Fatal("request in flight at the signal never answered")
+	}
+	select {
+	case err := <-svc.done:
+		if err != nil {
+			t.Errorf("run() = %v, want nil", err)
+		}
+		if took := time.Since(start); took > shutdownWait/2 {
+			t.Errorf("run returned %s after cancel, want well within SHUTDOWN_TIMEOUT %s", took, shutdownWait)
+		}
+	case <-time.After(shutdownWait + 2*time.Second):
+		t.Fatal("run did not return within SHUTDOWN_TIMEOUT")
+	}
+}
+
+// waitHealthy waits for /healthz of a service started without startRun.
+func waitHealthy(t *testing.T, s *runningService) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := s.hc.Get(s.base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		select {
+		case err := <-s.done:
+			t.Fatalf("run returned before serving: %v\nlogs: %s", err, s.logs)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/healthz not ready: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
