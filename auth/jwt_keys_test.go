@@ -222,3 +222,21 @@ func TestJWTSkew(t *testing.T) {
 		}
 	}
 }
+
+// TestNewJWTVerifierRefusesRedirectToHTTP: the key set decides who may sign in;
+// a redirect must not move its fetch into the clear.
+func TestNewJWTVerifierRefusesRedirectToHTTP(t *testing.T) {
+	t.Parallel()
+	jwks := newJWKSServer(t, signingKey(t, "k1"))
+	redirect := httptest.NewServer(http.RedirectHandler(jwks.URL, http.StatusFound))
+	defer redirect.Close()
+	// Start-up waits up to 15s for the key set; the test does not.
+	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+	defer cancel()
+	if _, err := NewJWTVerifier(ctx, JWTConfig{JWKSURL: redirect.URL, Issuer: jwtIssuer, Audience: jwtAudience}); err == nil {
+		t.Error("NewJWTVerifier() with a redirect to http:// = nil error, want one")
+	}
+	if n := jwks.fetches.Load(); n != 0 {
+		t.Errorf("fetches at the redirect's target = %d, want 0", n)
+	}
+}
