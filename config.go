@@ -146,8 +146,13 @@ func (c config) String() string {
 			}
 		}
 	}
-	return fmt.Sprintf("ory_public=%s ory_admin=%s api_key=%s port=%d timeout=%s cache_ttl=%s cache_size=%d jwt=%t cors=%v",
-		c.PublicURL, c.AdminURL, key, c.Port, c.Timeout, c.CacheTTL, c.CacheSize, c.JWKSURL != "", c.CORSOrigins)
+	jwt := "off"
+	if c.JWKSURL != "" {
+		// The expected iss and aud are shown: a mismatch refuses every token.
+		jwt = fmt.Sprintf("on jwt_iss=%s jwt_aud=%s jwt_skew=%s", c.JWTIssuer, c.JWTAudience, c.JWTSkew)
+	}
+	return fmt.Sprintf("ory_public=%s ory_admin=%s api_key=%s port=%d timeout=%s cache_ttl=%s cache_size=%d jwt=%s cors=%v",
+		c.PublicURL, c.AdminURL, key, c.Port, c.Timeout, c.CacheTTL, c.CacheSize, jwt, c.CORSOrigins)
 }
 
 func orDefault(v, fallback string) string {

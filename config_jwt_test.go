@@ -91,6 +91,9 @@ func TestLoadConfigJWTChecks(t *testing.T) {
 			if c.JWTIssuer != tt.issuer || c.JWTAudience != tt.aud || c.JWTSkew != tt.skew {
 				t.Errorf("issuer, audience, skew = %q, %q, %s; want %q, %q, %s", c.JWTIssuer, c.JWTAudience, c.JWTSkew, tt.issuer, tt.aud, tt.skew)
 			}
+			if want := "jwt_iss=" + tt.issuer + " jwt_aud=" + tt.aud + " "; !strings.Contains(c.String(), want) {
+				t.Errorf("config = %s, want it to show %q", c, want)
+			}
 		})
 	}
 }
