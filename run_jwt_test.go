@@ -171,6 +171,7 @@ func TestRunJWTGracefulShutdown(t *testing.T) {
 		refetched = make(chan struct{}) // closed when the refetch has reached the key server
 		release   = make(chan struct{}) // closed to let the refetch answer
 		fetches   int
+		once      sync.Once
 	)
 	jwks := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
@@ -179,7 +180,7 @@ func TestRunJWTGracefulShutdown(t *testing.T) {
 		b := body
 		mu.Unlock()
 		if !first {
-			close(refetched)
+			once.Do(func() { close(refetched) })
 			select {
 			case <-release:
 			case <-r.Context().Done():

@@ -240,3 +240,22 @@ func TestNewJWTVerifierRefusesRedirectToHTTP(t *testing.T) {
 		t.Errorf("fetches at the redirect's target = %d, want 0", n)
 	}
 }
+
+// TestDevOnlyKeySets: the service takes the local Kratos's public key set and
+// refuses its private one (it would hold the power to mint sessions).
+func TestDevOnlyKeySets(t *testing.T) {
+	t.Parallel()
+	dir, err := filepath.Abs(filepath.Join("..", "kratos"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := JWTConfig{Issuer: jwtIssuer, Audience: jwtAudience}
+	cfg.JWKSURL = "file://" + filepath.Join(dir, "dev-only.jwks.public.json")
+	if _, err := NewJWTVerifier(t.Context(), cfg); err != nil {
+		t.Errorf("NewJWTVerifier(dev-only.jwks.public.json) = %v", err)
+	}
+	cfg.JWKSURL = "file://" + filepath.Join(dir, "dev-only.jwks.json")
+	if _, err := NewJWTVerifier(t.Context(), cfg); err == nil || !strings.Contains(err.Error(), "private") {
+		t.Errorf("NewJWTVerifier(dev-only.jwks.json) = %v, want an error about a private key", err)
+	}
+}
