@@ -159,7 +159,7 @@ func TestDockerignore(t *testing.T) {
 		return ok
 	}
 	for _, p := range []string{
-		".env", ".env.local", ".git/config", "bin/kratos", ".dev/kratos.sqlite",
+		".env", ".env.local", ".git/config", "bin/kratos", ".run/kratos.log", ".run/bin/dev",
 		"dev/kratosbuild/go.mod", "dev/composecheck/go.mod", "coverage.out", "app.test",
 	} {
 		if !excluded(p) {

@@ -133,8 +133,8 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	var svc *proc.Process
 	follow := &gate{w: stdout}
 	if !c.skipService {
-		bin := filepath.Join(runDir, "ory-gin-starter")
-		logf("building the service (.run/ory-gin-starter)")
+		bin := filepath.Join(runDir, "bin", "ory-gin-starter")
+		logf("building the service (.run/bin/ory-gin-starter)")
 		if err := proc.Build(ctx, root, ".", bin); err != nil {
 			return err
 		}
