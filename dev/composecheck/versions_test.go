@@ -112,10 +112,20 @@ var semver = regexp.MustCompile(`\bv\d+\.\d+(\.\d+)?\b`)
 func TestNoVersionsInComments(t *testing.T) {
 	root := repoRoot(t)
 	kratos := kratosVersion(t)
-	for _, f := range []struct{ path, comment string }{
+	files := []struct{ path, comment string }{
 		{"docker-compose.yml", "#"}, {"Dockerfile", "#"}, {"Makefile", "#"}, {".ci/run", "#"},
 		{"dev/kratosbuild/go.mod", "//"}, {"dev/kratosbuild/main.go", "//"},
-	} {
+	}
+	for _, dir := range []string{"dev/cmd", "dev/kratostest"} {
+		_ = filepath.WalkDir(filepath.Join(root, dir), func(path string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && strings.HasSuffix(path, ".go") && !strings.HasSuffix(path, "_test.go") {
+				rel, _ := filepath.Rel(root, path)
+				files = append(files, struct{ path, comment string }{rel, "//"})
+			}
+			return nil
+		})
+	}
+	for _, f := range files {
 		raw, err := os.ReadFile(filepath.Join(root, f.path))
 		if err != nil {
 			t.Error(err)
