@@ -4,27 +4,37 @@ SHELL := bash
 .DEFAULT_GOAL := help
 
 GO      ?= go
-KRATOS  := bin/kratos
-# Kratos v1.3.1 builds from the Go module proxy (dev/kratosbuild); cgo for SQLite.
+# Runtime outputs (logs, built tools, bench raw output); gitignored.
+RUN     := .run
+# Kratos builds from the Go module proxy (dev/kratosbuild); cgo for SQLite. Its version
+# is the one dev/kratosbuild/go.mod requires, and nowhere else.
 KRATOS_SRC := dev/kratosbuild/go.mod dev/kratosbuild/go.sum dev/kratosbuild/main.go
+KRATOS_VERSION := $(shell awk '{ for (i = 1; i < NF; i++) if ($$i == "github.com/ory/kratos") { print $$(i + 1); exit } }' dev/kratosbuild/go.mod)
+# The Kratos the programs and tests run: bin/kratos (built on demand), or your own.
+KRATOS_BIN ?= $(abspath bin/kratos)
+export KRATOS_BIN
 FUZZTIME ?= 10s
 
 .PHONY: help
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(KRATOS): $(KRATOS_SRC)
-	@echo ">> building Ory Kratos v1.3.1 from the Go module proxy into $@ (first build: a few minutes)"
+$(abspath bin/kratos): $(KRATOS_SRC)
+	@test -n "$(KRATOS_VERSION)" || { echo "no github.com/ory/kratos requirement in dev/kratosbuild/go.mod"; exit 1; }
+	@echo ">> building Ory Kratos $(KRATOS_VERSION) from the Go module proxy into bin/kratos (first build: a few minutes)"
 	cd dev/kratosbuild && CGO_ENABLED=1 $(GO) build -tags sqlite \
-		-ldflags "-X github.com/ory/kratos/driver/config.Version=v1.3.1" -o ../../$@ .
+		-ldflags "-X github.com/ory/kratos/driver/config.Version=$(KRATOS_VERSION)" -o $@ .
 	@touch $@
 
 .PHONY: kratos
-kratos: $(KRATOS) ## Build Ory Kratos into bin/kratos (once; reused after).
+kratos: $(abspath bin/kratos) ## Build Ory Kratos into bin/kratos (once; reused after).
 
+# Programs are built, then run as make's own child (not `go run`, whose child outlives
+# a stopped `go run`), so Ctrl-C or SIGTERM reaches them and they stop what they start.
 .PHONY: dev
-dev: $(KRATOS) ## Run the service on a local Kratos with a demo user; Ctrl-C stops both.
-	./dev/scripts/dev.sh
+dev: $(KRATOS_BIN) ## Run the service on a local Kratos with a demo user; Ctrl-C stops both.
+	$(GO) build -o $(RUN)/bin/dev ./dev/cmd/dev
+	$(RUN)/bin/dev
 
 MODULES := . dev/composecheck dev/kratosbuild
 
@@ -40,8 +50,8 @@ unit: ## Unit tests (fake Ory, no Kratos), with the race detector.
 	$(GO) test -race -count=1 ./...
 
 .PHONY: e2e
-e2e: $(KRATOS) ## End-to-end tests against a real Kratos the tests start.
-	KRATOS_BIN=$(abspath $(KRATOS)) $(GO) test -race -count=1 -tags e2e -run 'E2E' -v ./... 2>&1 | grep -Ev '^=== (RUN|PAUSE|CONT)'
+e2e: $(KRATOS_BIN) ## End-to-end tests against a real Kratos the tests start.
+	$(GO) test -race -count=1 -tags e2e -run 'E2E' -v ./... 2>&1 | grep -Ev '^=== (RUN|PAUSE|CONT)'
 
 .PHONY: compose
 compose: ## Validate docker-compose.yml and the Dockerfile with the real loaders.
@@ -56,14 +66,16 @@ fuzz: ## Run each fuzz target for FUZZTIME (default 10s).
 test: check unit compose e2e fuzz ## Everything CI runs: checks, unit, compose, end-to-end, fuzz.
 
 .PHONY: bench
-bench: $(KRATOS) ## Load-test the service and Kratos on loopback; prints one table.
-	./dev/scripts/bench.sh
+bench: $(KRATOS_BIN) ## Load-test the service and Kratos on loopback with wrk; one table; fails on a MISS.
+	$(GO) build -o $(RUN)/bin/bench ./dev/cmd/bench
+	$(RUN)/bin/bench
 
 LOADTEST_FLAGS ?=
 .PHONY: loadtest
-loadtest: $(KRATOS) ## Sustained mixed traffic against Kratos (30s, 300 req/s; LOADTEST_FLAGS="-duration 1m -rate 500"); fails on a wrong answer or a leak.
-	KRATOS_BIN=$(abspath $(KRATOS)) $(GO) run ./dev/cmd/loadtest $(LOADTEST_FLAGS)
+loadtest: $(KRATOS_BIN) ## Sustained mixed traffic against Kratos (30s, 300 req/s; LOADTEST_FLAGS="-duration 1m -rate 500"); fails on a wrong answer or a leak.
+	$(GO) build -o $(RUN)/bin/loadtest ./dev/cmd/loadtest
+	$(RUN)/bin/loadtest $(LOADTEST_FLAGS)
 
 .PHONY: clean
-clean: ## Remove build outputs.
-	rm -rf bin .dev
+clean: ## Remove build outputs and runtime outputs.
+	rm -rf bin $(RUN)

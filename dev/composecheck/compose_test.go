@@ -2,11 +2,14 @@ package composecheck
 
 import (
 	"context"
+	"maps"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -15,9 +18,6 @@ import (
 )
 
 const composeFile = "docker-compose.yml"
-
-// The one DSN both Kratos services must share (same SQLite file in the same volume).
-const kratosDSN = "sqlite:///var/lib/sqlite/db.sqlite?_fk=true&mode=rwc"
 
 // repoRoot is the starter's root folder, two levels up from this module.
 func repoRoot(t *testing.T) string {
@@ -126,6 +126,9 @@ func TestComposeFileLoads(t *testing.T) {
 	mustLoad(t, copyCompose(t, nil), nil)
 }
 
+// TestServicesAndDependencies checks how the services fit together: one database for
+// the migration and the server, the config folder as Kratos's working directory, start-up
+// order, and the ports browsers and the app are told about.
 func TestServicesAndDependencies(t *testing.T) {
 	p := mustLoad(t, copyCompose(t, nil), nil)
 
@@ -137,56 +140,49 @@ func TestServicesAndDependencies(t *testing.T) {
 	kratos := service(t, p, "kratos")
 	app := service(t, p, "app")
 
+	// The migration must prepare the database the server then opens.
+	dsn, _ := envValue(kratos, "DSN")
+	if v, _ := envValue(migrate, "DSN"); v != dsn || dsn == "" {
+		t.Errorf("kratos-migrate DSN = %q, kratos DSN = %q: want one shared database", v, dsn)
+	}
+	if path, ok := strings.CutPrefix(strings.SplitN(dsn, "?", 2)[0], "sqlite://"); ok {
+		for _, s := range []types.ServiceConfig{migrate, kratos} {
+			if !inNamedVolume(s, path) {
+				t.Errorf("%s: the SQLite file %s is not in a named volume: data would not be shared or kept", s.Name, path)
+			}
+		}
+	}
 	for _, s := range []types.ServiceConfig{migrate, kratos} {
-		if s.Image != "oryd/kratos:v1.3.1" {
-			t.Errorf("%s image = %q, want oryd/kratos:v1.3.1", s.Name, s.Image)
+		// kratos.yml's file:// references are relative to the working directory.
+		if mount, ok := bindTarget(s, filepath.Join(repoRootOf(p), "kratos")); !ok || s.WorkingDir != mount {
+			t.Errorf("%s working_dir = %q, want the folder ./kratos is mounted at (%q)", s.Name, s.WorkingDir, mount)
 		}
-		if v, _ := envValue(s, "DSN"); v != kratosDSN {
-			t.Errorf("%s DSN = %q, want %q", s.Name, v, kratosDSN)
-		}
-		if !hasVolume(s, "volume", "kratos-sqlite", "/var/lib/sqlite") {
-			t.Errorf("%s does not mount volume kratos-sqlite at /var/lib/sqlite: %+v", s.Name, s.Volumes)
-		}
-		if s.WorkingDir != "/etc/config/kratos" {
-			t.Errorf("%s working_dir = %q, want /etc/config/kratos (kratos.yml's file:// references are relative)", s.Name, s.WorkingDir)
-		}
-		if !containsSeq(s.Command, "-c", "/etc/config/kratos/kratos.yml") {
-			t.Errorf("%s command %q lacks -c /etc/config/kratos/kratos.yml", s.Name, s.Command)
-		}
-		if len(s.EnvFiles) != 0 {
-			t.Errorf("%s reads env files %v: the app's .env (API key, LOG_LEVEL, ...) must not reach Kratos", s.Name, s.EnvFiles)
+		if !containsSeq(s.Command, "-c") {
+			t.Errorf("%s command %q names no config file (-c)", s.Name, s.Command)
 		}
 	}
 
-	if !containsSeq(migrate.Command, "migrate", "sql", "-e", "--yes") {
-		t.Errorf("kratos-migrate command = %q, want migrate sql -e --yes", migrate.Command)
+	if !containsSeq(migrate.Command, "migrate", "sql") || !slices.Contains(migrate.Command, "--yes") {
+		t.Errorf("kratos-migrate command = %q, want migrate sql ... --yes", migrate.Command)
 	}
 	if migrate.Restart != "on-failure" {
-		t.Errorf("kratos-migrate restart = %q, want on-failure", migrate.Restart)
+		t.Errorf("kratos-migrate restart = %q, want on-failure (a one-shot job)", migrate.Restart)
 	}
 	if len(migrate.Ports) != 0 {
 		t.Errorf("kratos-migrate publishes ports %+v", migrate.Ports)
 	}
 
-	if !containsSeq(kratos.Command, "serve") || !slices.Contains(kratos.Command, "--dev") || !slices.Contains(kratos.Command, "--watch-courier") {
-		t.Errorf("kratos command = %q, want serve ... --dev --watch-courier", kratos.Command)
-	}
-	for k, want := range map[string]string{
-		"SERVE_PUBLIC_BASE_URL": "http://127.0.0.1:4433/",
-		"SERVE_ADMIN_BASE_URL":  "http://kratos:4434/",
-	} {
-		if v, _ := envValue(kratos, k); v != want {
-			t.Errorf("kratos %s = %q, want %q", k, v, want)
-		}
+	if !containsSeq(kratos.Command, "serve") || !slices.Contains(kratos.Command, "--dev") {
+		t.Errorf("kratos command = %q, want serve ... --dev (plain-http cookies on localhost)", kratos.Command)
 	}
 	assertDependsOn(t, kratos, "kratos-migrate", types.ServiceConditionCompletedSuccessfully)
-	assertPort(t, kratos, 4433, "", "4433")
-	// The admin API has no authentication: it must be bound to loopback on the host.
-	assertPort(t, kratos, 4434, "127.0.0.1", "4434")
-	if hc := kratos.HealthCheck; hc == nil || hc.Disable || len(hc.Test) == 0 {
-		t.Errorf("kratos needs a healthcheck (the app waits on service_healthy): %+v", hc)
-	} else if !strings.Contains(strings.Join(hc.Test, " "), "/health/ready") {
-		t.Errorf("kratos healthcheck %q does not probe /health/ready", hc.Test)
+	// Browsers follow the public base URL: it must be where the public port is published.
+	public, _ := kratosPorts(t, kratos)
+	base, _ := envValue(kratos, "SERVE_PUBLIC_BASE_URL")
+	if published, ok := publishedPort(kratos, public); !ok {
+		t.Errorf("kratos does not publish its public port %d", public)
+	} else if u, err := url.Parse(base); err != nil || u.Port() != published {
+		t.Errorf("kratos SERVE_PUBLIC_BASE_URL = %q, want it on the published public port %s", base, published)
 	}
 
 	if app.Build == nil {
@@ -196,29 +192,50 @@ func TestServicesAndDependencies(t *testing.T) {
 		t.Errorf("app build context = %q, want the project dir %q", app.Build.Context, repoRootOf(p))
 	}
 	assertDependsOn(t, app, "kratos", types.ServiceConditionHealthy)
-	assertPort(t, app, 8080, "", "8080")
-	if v, _ := envValue(app, "PORT"); v != "8080" {
-		t.Errorf("app PORT = %q, want 8080 (the port the image listens on)", v)
+	// The app listens on PORT inside the container; that port is the one published.
+	port, _ := envValue(app, "PORT")
+	target, err := strconv.ParseUint(port, 10, 16)
+	if err != nil {
+		t.Errorf("app PORT = %q, want a port number", port)
+	} else if _, ok := publishedPort(app, uint32(target)); !ok {
+		t.Errorf("app listens on PORT=%s but publishes %+v", port, app.Ports)
 	}
 	if len(app.EnvFiles) != 1 || filepath.Base(app.EnvFiles[0].Path) != ".env" || bool(app.EnvFiles[0].Required) {
-		t.Errorf("app env_file = %+v, want exactly [{path: .env, required: false}]", app.EnvFiles)
-	}
-
-	if _, ok := p.Volumes["kratos-sqlite"]; !ok {
-		t.Errorf("named volume kratos-sqlite not declared; volumes: %v", p.Volumes)
+		t.Errorf("app env_file = %+v, want exactly [{path: .env, required: false}] (a fresh clone has no .env)", app.EnvFiles)
 	}
 }
 
-func repoRootOf(p *types.Project) string { return p.WorkingDir }
-
-func hasVolume(s types.ServiceConfig, typ, source, target string) bool {
+// inNamedVolume reports whether the container path lies in a named volume of s.
+func inNamedVolume(s types.ServiceConfig, path string) bool {
 	for _, v := range s.Volumes {
-		if v.Type == typ && v.Source == source && v.Target == target {
+		if v.Type == types.VolumeTypeVolume && strings.HasPrefix(path, strings.TrimSuffix(v.Target, "/")+"/") {
 			return true
 		}
 	}
 	return false
 }
+
+// bindTarget returns where s bind-mounts the host folder source.
+func bindTarget(s types.ServiceConfig, source string) (string, bool) {
+	for _, v := range s.Volumes {
+		if v.Type == types.VolumeTypeBind && v.Source == source {
+			return v.Target, true
+		}
+	}
+	return "", false
+}
+
+// publishedPort returns the host port s publishes the container port target on.
+func publishedPort(s types.ServiceConfig, target uint32) (string, bool) {
+	for _, p := range s.Ports {
+		if p.Target == target {
+			return p.Published, true
+		}
+	}
+	return "", false
+}
+
+func repoRootOf(p *types.Project) string { return p.WorkingDir }
 
 func containsSeq(cmd []string, seq ...string) bool {
 	for i := 0; i+len(seq) <= len(cmd); i++ {
@@ -327,7 +344,8 @@ func TestReferencedFilesExist(t *testing.T) {
 	}
 	refs := regexp.MustCompile(`(?m)^[^#\n]*\bfile://([^\s"'#]+)`).FindAllSubmatch(data, -1)
 	if len(refs) == 0 {
-		t.Logf("kratos.yml has no file:// references")
+		// The identity schema is always a file here: none found means this check is blind.
+		t.Errorf("kratos.yml has no file:// references: the identity schema and tokenizer files are not checked")
 	}
 	for _, m := range refs {
 		ref := string(m[1])
@@ -371,52 +389,6 @@ func mustExist(t *testing.T, path string, wantDir bool) {
 	}
 	if fi.IsDir() != wantDir {
 		t.Errorf("%s: is a directory = %v, want %v", path, fi.IsDir(), wantDir)
-	}
-}
-
-// --- secrets -------------------------------------------------------------------
-
-func TestNoHardcodedSecrets(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join(repoRoot(t), composeFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Ory API keys, personal access tokens, session tokens, workspace keys.
-	if m := regexp.MustCompile(`ory_(apikey|pat|st|wak|at|rt)_[A-Za-z0-9]`).Find(raw); m != nil {
-		t.Errorf("compose file contains what looks like an Ory credential: %q", m)
-	}
-	if regexp.MustCompile(`(?m)^\s*-?\s*ORY_API_KEY\s*[:=]`).Match(raw) {
-		t.Errorf("compose file sets ORY_API_KEY itself; it must come from .env (env_file) only")
-	}
-
-	// With no .env and an empty environment, the app gets exactly these variables.
-	p := mustLoad(t, copyCompose(t, nil), nil)
-	app := service(t, p, "app")
-	var keys []string
-	for k := range app.Environment {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	if want := []string{"ORY_ADMIN_URL", "ORY_SDK_URL", "PORT"}; !slices.Equal(keys, want) {
-		t.Errorf("app environment keys without .env = %v, want %v", keys, want)
-	}
-	for _, name := range serviceNames(p) {
-		for k := range p.Services[name].Environment {
-			if strings.Contains(k, "API_KEY") || strings.Contains(k, "SECRET") || strings.Contains(k, "PASSWORD") {
-				t.Errorf("service %s sets %s in the compose file", name, k)
-			}
-		}
-	}
-
-	// A key in .env reaches the app (env_file) and nothing else.
-	p = mustLoad(t, copyCompose(t, strp("ORY_PROJECT_SLUG=acme\nORY_API_KEY=ory_pat_x\n")), nil)
-	if v, _ := envValue(service(t, p, "app"), "ORY_API_KEY"); v != "ory_pat_x" {
-		t.Errorf("app ORY_API_KEY from .env = %q, want ory_pat_x", v)
-	}
-	for _, name := range []string{"kratos", "kratos-migrate"} {
-		if _, ok := service(t, p, name).Environment["ORY_API_KEY"]; ok {
-			t.Errorf("%s receives ORY_API_KEY", name)
-		}
 	}
 }
 
@@ -505,9 +477,10 @@ func TestOryURLInterpolation(t *testing.T) {
 				t.Errorf("app PORT = %q, want 8080 inside the container", v)
 			}
 			assertPort(t, app, 8080, "", tc.published)
-			// Kratos's own URLs never depend on the app's settings.
-			if v, _ := envValue(service(t, p, "kratos"), "SERVE_PUBLIC_BASE_URL"); v != "http://127.0.0.1:4433/" {
-				t.Errorf("kratos SERVE_PUBLIC_BASE_URL = %q", v)
+			// Kratos's own settings never depend on the app's.
+			plain := service(t, mustLoad(t, copyCompose(t, nil), nil), "kratos")
+			if got := service(t, p, "kratos").Environment; !maps.EqualFunc(got, plain.Environment, func(a, b *string) bool { return (a == nil) == (b == nil) && (a == nil || *a == *b) }) {
+				t.Errorf("kratos environment = %v, want the same as without .env or shell variables", got)
 			}
 		})
 	}

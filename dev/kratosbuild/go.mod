@@ -245,8 +245,9 @@ require (
 	sigs.k8s.io/yaml v1.3.0 // indirect
 )
 
-// Copied from github.com/ory/kratos@v1.3.1's go.mod: replace directives only apply in
-// the main module, so a build of Kratos must repeat them.
+// Copied from the go.mod of the Kratos release required above: replace directives only
+// apply in the main module, so a build of Kratos must repeat them. Copy them again when
+// the requirement changes.
 replace (
 	github.com/go-swagger/go-swagger => github.com/aeneasr/go-swagger v0.19.1-0.20241013070044-bccef3a12e26
 	github.com/gobuffalo/pop/v6 => github.com/ory/pop/v6 v6.2.0

@@ -10,6 +10,12 @@
 // under t.TempDir(), so they survive Restart; with the default memory DSN a restart
 // loses everything. Kratos's log is shown when the test fails.
 //
+// Programs (make dev, make bench, make loadtest) start Kratos the same way through Run,
+// which Start wraps, and stop it with Close:
+//
+//	k, err := kratostest.Run(ctx, kratostest.WithPorts(4433, 4434), kratostest.WithLog(f))
+//	defer k.Close()
+//
 // The binary is found through env KRATOS_BIN, else <repo root>/bin/kratos.
 package kratostest
 
@@ -61,8 +67,13 @@ const (
 type Option func(*options)
 
 type options struct {
-	sqlite bool
-	env    []string
+	sqlite     bool
+	env        []string
+	publicPort int
+	adminPort  int
+	cpus       string
+	log        io.Writer
+	dir        string // for the sqlite file; Run makes (and Close removes) one when empty
 }
 
 // WithSQLite stores Kratos's data in a sqlite file in a temporary directory instead
@@ -73,18 +84,39 @@ func WithSQLite() Option { return func(o *options) { o.sqlite = true } }
 // "SESSION_LIFESPAN=1m"); they win over the harness's own.
 func WithEnv(kv ...string) Option { return func(o *options) { o.env = append(o.env, kv...) } }
 
+// WithPorts serves the public and admin APIs on these ports of 127.0.0.1 instead of
+// free ones (make dev uses the ports a browser app expects). Start fails when one is
+// taken; 0 keeps a free port.
+func WithPorts(public, admin int) Option {
+	return func(o *options) { o.publicPort, o.adminPort = public, admin }
+}
+
+// WithCPUs runs Kratos on these CPUs only (taskset -c list, e.g. "1"), so a benchmark
+// can keep Ory off the CPUs the service and the load generator use.
+func WithCPUs(list string) Option { return func(o *options) { o.cpus = list } }
+
+// WithLog copies everything Kratos prints to w as well (e.g. a log file); Logs keeps
+// only the tail.
+func WithLog(w io.Writer) Option { return func(o *options) { o.log = w } }
+
+// inDir keeps Kratos's files (the sqlite database) in dir, which the caller removes.
+func inDir(dir string) Option { return func(o *options) { o.dir = dir } }
+
 // Kratos is a running (or stopped) Kratos process.
 type Kratos struct {
-	tb        testing.TB // nil when made by Launch
+	tb        testing.TB // nil when made by Run
 	bin       string
 	configDir string
 	dsn       string
 	env       []string
+	cpus      string
 	publicURL string
 	adminURL  string
-	tmpDir    string // Launch only: removed by Close
+	tmpDir    string // made by Run: removed by Close
 
-	logs *logBuffer
+	logs    *logBuffer
+	out     io.Writer // logs, whoami and the WithLog writer
+	whoamis *requestCounter
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -94,55 +126,56 @@ type Kratos struct {
 var emailSeq atomic.Int64
 
 // Start starts Kratos and stops it when the test ends; it fails the test when Kratos
-// cannot start. Kratos's log is printed if the test failed.
+// cannot start. Kratos's log is printed if the test failed. It is Run with the test's
+// temporary directory and cleanup.
 func Start(tb testing.TB, opts ...Option) *Kratos {
 	tb.Helper()
-	var o options
-	for _, f := range opts {
-		f(&o)
-	}
-	k, err := newKratos(o, tb.TempDir())
+	k, err := Run(context.Background(), append(opts, inDir(tb.TempDir()))...)
 	if err != nil {
 		tb.Fatalf("kratostest: %v", err)
 	}
 	k.tb = tb
 	tb.Cleanup(func() {
-		k.Stop()
+		k.Close()
 		if tb.Failed() {
 			tb.Logf("kratostest: Kratos log (%s):\n%s", k.publicURL, k.Logs())
 		}
 	})
-	if err := k.start(true); err != nil {
-		tb.Fatalf("kratostest: %v\nKratos log:\n%s", err, k.Logs())
-	}
 	return k
 }
 
-// Launch starts Kratos outside a test (for TestMain). The caller must call Close.
-// Methods that take a testing.TB work with the TB of each test.
-func Launch(opts ...Option) (*Kratos, error) {
+// Run starts Kratos and waits until both its APIs are ready, or until ctx is done.
+// The caller must call Close. Methods that take a testing.TB work with the TB of each
+// test, so a TestMain can share one Kratos.
+func Run(ctx context.Context, opts ...Option) (*Kratos, error) {
 	var o options
 	for _, f := range opts {
 		f(&o)
 	}
-	dir, err := os.MkdirTemp("", "kratostest-")
+	var tmpDir string
+	if o.dir == "" {
+		dir, err := os.MkdirTemp("", "kratostest-")
+		if err != nil {
+			return nil, err
+		}
+		o.dir, tmpDir = dir, dir
+	}
+	k, err := newKratos(o)
 	if err != nil {
+		if tmpDir != "" {
+			os.RemoveAll(tmpDir)
+		}
 		return nil, err
 	}
-	k, err := newKratos(o, dir)
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
-	k.tmpDir = dir
-	if err := k.start(true); err != nil {
+	k.tmpDir = tmpDir
+	if err := k.start(ctx, true); err != nil {
 		k.Close()
-		return nil, fmt.Errorf("%w\nKratos log:\n%s", err, k.Logs())
+		return nil, fmt.Errorf("%w\nKratos log (last lines):\n%s", err, lastLines(k.Logs(), 40))
 	}
 	return k, nil
 }
 
-func newKratos(o options, tmp string) (*Kratos, error) {
+func newKratos(o options) (*Kratos, error) {
 	root, err := repoRoot()
 	if err != nil {
 		return nil, err
@@ -154,28 +187,52 @@ func newKratos(o options, tmp string) (*Kratos, error) {
 	if _, err := os.Stat(bin); err != nil {
 		return nil, fmt.Errorf("Kratos binary not found at %s: run `make kratos` (builds bin/kratos, a few minutes the first time) or set KRATOS_BIN", bin)
 	}
-	pub, err := freePort()
+	if o.cpus != "" {
+		if _, err := exec.LookPath("taskset"); err != nil {
+			return nil, fmt.Errorf("pin Kratos to CPUs %s: taskset not found (util-linux)", o.cpus)
+		}
+	}
+	pub, err := portOrFree(o.publicPort)
 	if err != nil {
 		return nil, err
 	}
-	adm, err := freePort()
+	adm, err := portOrFree(o.adminPort)
 	if err != nil {
 		return nil, err
 	}
 	dsn := "memory"
 	if o.sqlite {
-		dsn = "sqlite://" + filepath.ToSlash(filepath.Join(tmp, "kratos.sqlite")) + "?_fk=true&mode=rwc"
+		dsn = "sqlite://" + filepath.ToSlash(filepath.Join(o.dir, "kratos.sqlite")) + "?_fk=true&mode=rwc"
 	}
 	k := &Kratos{
 		bin:       bin,
 		configDir: filepath.Join(root, "kratos"),
 		dsn:       dsn,
+		cpus:      o.cpus,
 		publicURL: fmt.Sprintf("http://127.0.0.1:%d", pub),
 		adminURL:  fmt.Sprintf("http://127.0.0.1:%d", adm),
 		logs:      &logBuffer{},
+		whoamis:   &requestCounter{path: "/sessions/whoami"},
+	}
+	k.out = io.MultiWriter(k.logs, k.whoamis)
+	if o.log != nil {
+		k.out = io.MultiWriter(k.logs, k.whoamis, o.log)
 	}
 	k.env = kratosEnv(k.dsn, pub, adm, k.publicURL, k.adminURL, o.env)
 	return k, nil
+}
+
+// portOrFree returns port when it is free on 127.0.0.1, a free port when it is 0.
+func portOrFree(port int) (int, error) {
+	if port == 0 {
+		return freePort()
+	}
+	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		return 0, fmt.Errorf("port %d on 127.0.0.1 is in use (another make dev, or docker compose up?): %w", port, err)
+	}
+	l.Close()
+	return port, nil
 }
 
 // kratosEnv is a small, deterministic environment: the caller's Kratos-looking
@@ -215,6 +272,24 @@ func (k *Kratos) DSN() string { return k.dsn }
 // Logs returns what Kratos has logged so far (the last 64 KiB).
 func (k *Kratos) Logs() string { return k.logs.String() }
 
+// WhoamiCalls is how many GET /sessions/whoami requests Kratos has answered since it
+// was started, counted from its request log: what a service's session cache saves.
+// Kratos logs a request just after answering it, so a count read right after a call
+// can lag by that one line.
+func (k *Kratos) WhoamiCalls() int64 { return k.whoamis.count.Load() }
+
+// Done is closed when the Kratos process started last exits (Stop, or a crash).
+func (k *Kratos) Done() <-chan struct{} {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.done == nil {
+		c := make(chan struct{})
+		close(c)
+		return c
+	}
+	return k.done
+}
+
 // PublicJWKSPath is the file with the public half of the tokenizer's local-dev ES256
 // key set (kratos/dev-only.jwks.public.json): what a service verifies
 // tokenize_as=jwt_example JWTs with.
@@ -230,7 +305,7 @@ func (k *Kratos) fail(format string, a ...any) {
 	panic(fmt.Sprintf("kratostest: "+format, a...))
 }
 
-func (k *Kratos) start(migrate bool) error {
+func (k *Kratos) start(ctx context.Context, migrate bool) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.cmd != nil {
@@ -241,16 +316,21 @@ func (k *Kratos) start(migrate bool) error {
 		m := exec.Command(k.bin, "migrate", "sql", "-e", "--yes", "-c", filepath.Join(k.configDir, "kratos.yml"))
 		m.Dir = k.configDir
 		m.Env = k.env
-		m.Stdout, m.Stderr = k.logs, k.logs
+		m.Stdout, m.Stderr = k.out, k.out
 		if err := m.Run(); err != nil {
 			return fmt.Errorf("kratos migrate sql: %w", err)
 		}
 	}
-	fmt.Fprintf(k.logs, "---- kratostest: starting Kratos (public %s, admin %s, DSN %s) ----\n", k.publicURL, k.adminURL, k.dsn)
-	cmd := exec.Command(k.bin, "serve", "--dev", "--sqa-opt-out", "-c", filepath.Join(k.configDir, "kratos.yml"))
+	fmt.Fprintf(k.out, "---- kratostest: starting Kratos (public %s, admin %s, DSN %s) ----\n", k.publicURL, k.adminURL, k.dsn)
+	args := []string{k.bin, "serve", "--dev", "--sqa-opt-out", "-c", filepath.Join(k.configDir, "kratos.yml")}
+	if k.cpus != "" {
+		// taskset execs Kratos: same process, so signals and Pdeathsig still reach it.
+		args = append([]string{"taskset", "-c", k.cpus}, args...)
+	}
+	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Dir = k.configDir
 	cmd.Env = k.env
-	cmd.Stdout, cmd.Stderr = k.logs, k.logs
+	cmd.Stdout, cmd.Stderr = k.out, k.out
 	killWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", k.bin, err)
@@ -261,10 +341,10 @@ func (k *Kratos) start(migrate bool) error {
 		close(done)
 	}()
 	k.cmd, k.done = cmd, done
-	return k.waitReady(done)
+	return k.waitReady(ctx, done)
 }
 
-func (k *Kratos) waitReady(done chan struct{}) error {
+func (k *Kratos) waitReady(ctx context.Context, done chan struct{}) error {
 	hc := &http.Client{Timeout: 2 * time.Second}
 	deadline := time.Now().Add(readyTimeout)
 	for _, u := range []string{k.publicURL + "/health/ready", k.adminURL + "/admin/health/ready"} {
@@ -272,6 +352,8 @@ func (k *Kratos) waitReady(done chan struct{}) error {
 			select {
 			case <-done:
 				return errors.New("kratos exited before it was ready")
+			case <-ctx.Done():
+				return fmt.Errorf("kratos not ready: %w", ctx.Err())
 			default:
 			}
 			resp, err := hc.Get(u)
@@ -310,7 +392,7 @@ func (k *Kratos) Stop() {
 		_ = cmd.Process.Kill()
 		<-done
 	}
-	fmt.Fprintf(k.logs, "---- kratostest: Kratos stopped ----\n")
+	fmt.Fprintf(k.out, "---- kratostest: Kratos stopped ----\n")
 }
 
 // Freeze suspends the Kratos process (SIGSTOP): its ports still accept connections
@@ -347,8 +429,8 @@ func (k *Kratos) signal(sig syscall.Signal) int {
 	return k.cmd.Process.Pid
 }
 
-// Close stops Kratos and removes its temporary directory; for Kratos made by Launch
-// (Start's cleanup does this itself).
+// Close stops Kratos and removes the temporary directory Run made; Start's cleanup
+// calls it.
 func (k *Kratos) Close() {
 	k.Stop()
 	if k.tmpDir != "" {
@@ -359,13 +441,13 @@ func (k *Kratos) Close() {
 // Restart stops Kratos and starts it again on the same ports and DSN, so a service
 // pointed at PublicURL/AdminURL sees Kratos come back. With the default memory DSN all
 // identities and sessions are gone afterwards; use WithSQLite to keep them. Restart
-// fails the test given to Start (Launch: panics) when Kratos does not come back.
+// fails the test given to Start (Run: panics) when Kratos does not come back.
 func (k *Kratos) Restart() {
 	if k.tb != nil {
 		k.tb.Helper()
 	}
 	k.Stop()
-	if err := k.start(false); err != nil {
+	if err := k.start(context.Background(), false); err != nil {
 		k.fail("restart: %v", err)
 	}
 }
@@ -605,6 +687,10 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
+// RepoRoot is the repository's root folder (the one with go.mod and kratos/kratos.yml),
+// found from the working directory; programs build the service from it.
+func RepoRoot() (string, error) { return repoRoot() }
+
 // repoRoot walks up from the working directory (go test runs in the package
 // directory) to the folder with go.mod and kratos/kratos.yml; it falls back to this
 // source file's location.
@@ -632,6 +718,53 @@ func repoRoot() (string, error) {
 		}
 	}
 	return "", errors.New("cannot find the repository root (a folder with go.mod and kratos/kratos.yml) above the working directory")
+}
+
+// requestCounter counts the "completed handling request" lines Kratos logs for path.
+// It sees Kratos's output in arbitrary chunks, so it keeps a partial last line.
+type requestCounter struct {
+	path    string
+	count   atomic.Int64
+	mu      sync.Mutex
+	partial []byte
+}
+
+func (c *requestCounter) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.partial = append(c.partial, p...)
+	for {
+		i := bytes.IndexByte(c.partial, '\n')
+		if i < 0 {
+			break
+		}
+		if isCompletedRequest(c.partial[:i], c.path) {
+			c.count.Add(1)
+		}
+		c.partial = c.partial[i+1:]
+	}
+	if len(c.partial) > 1<<20 { // one absurd line must not grow without bound
+		c.partial = nil
+	}
+	c.partial = append([]byte(nil), c.partial...)
+	return len(p), nil
+}
+
+// isCompletedRequest reports whether line is Kratos's (text format) log of a finished
+// request to exactly path: "msg=completed handling request" with "path:<path> " in
+// its http_request field; a query string is logged in a field of its own.
+func isCompletedRequest(line []byte, path string) bool {
+	return bytes.Contains(line, []byte("msg=completed handling request")) &&
+		bytes.Contains(line, []byte("path:"+path+" "))
+}
+
+// lastLines returns the last n lines of s.
+func lastLines(s string, n int) string {
+	lines := strings.SplitAfter(s, "\n")
+	if len(lines) > n+1 {
+		lines = lines[len(lines)-n-1:]
+	}
+	return strings.Join(lines, "")
 }
 
 // logBuffer keeps the last maxLogShown bytes written to it; safe for concurrent use.

@@ -180,9 +180,9 @@ func TestE2ERestartMemoryLosesData(t *testing.T) {
 	}
 }
 
-func TestE2ELaunch(t *testing.T) {
+func TestE2ERun(t *testing.T) {
 	t.Parallel()
-	k, err := kratostest.Launch()
+	k, err := kratostest.Run(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

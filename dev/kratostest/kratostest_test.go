@@ -1,6 +1,7 @@
 package kratostest
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -115,7 +116,7 @@ func TestLogBufferKeepsTail(t *testing.T) {
 
 func TestStartWithoutBinary(t *testing.T) {
 	t.Setenv("KRATOS_BIN", filepath.Join(t.TempDir(), "missing"))
-	_, err := Launch()
+	_, err := Run(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "make kratos") {
 		t.Fatalf("err = %v", err)
 	}

@@ -1,9 +1,10 @@
 // Command burst fires N concurrent GET requests that carry one header, releases them
-// together, and prints how many answers had each status. scripts/bench.sh uses it to
-// show that 1,000 concurrent requests with one new session token cost one whoami call.
-// It is a benchmark tool, not part of the service, and uses only the standard library.
+// together, and prints how many answers had each status. make bench (dev/cmd/bench)
+// uses it to show that a burst of concurrent requests with one new session token costs
+// one whoami call. It is a benchmark tool, not part of the service, and uses only the
+// standard library.
 //
-//	BURST_HEADER="Authorization: Bearer $TOKEN" go run ./internal/tools/burst -url http://127.0.0.1:8080/api/resource -n 1000
+//	BURST_HEADER="Authorization: Bearer $TOKEN" go run ./dev/cmd/burst -url http://127.0.0.1:8080/api/resource -n 1000 -want 200
 //
 // Each request has its own connection. With -warm (the default /healthz on the same
 // host), every connection is opened and used once before the start barrier, so the N
@@ -12,7 +13,8 @@
 //
 // Output, one line each, sorted: "status <code> <count>", then "errors <count>" for
 // requests that got no answer, then "elapsed <duration>". The exit status is 1 when
-// any request failed to get an answer.
+// any request failed to get an answer or got a status other than -want (default 200;
+// 0 accepts any status).
 package main
 
 import (
@@ -42,6 +44,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	header := fs.String("header", "", `header sent with every request, "Name: value" (default env BURST_HEADER, which keeps tokens out of ps)`)
 	warm := fs.String("warm", "/healthz", `path on the same host used to open every connection before the barrier; "" to skip`)
 	timeout := fs.Duration("timeout", 30*time.Second, "overall timeout")
+	want := fs.Int("want", http.StatusOK, "the status every answer must have; 0 accepts any")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -139,7 +142,25 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "burst: %d requests got no answer; first: %v\n", failed, firstErr)
 		return 1
 	}
+	if bad := unexpected(counts, *want); bad > 0 {
+		fmt.Fprintf(stderr, "burst: %d of %d answers had a status other than %d\n", bad, *n, *want)
+		return 1
+	}
 	return 0
+}
+
+// unexpected counts the answers whose status is not want (none when want is 0).
+func unexpected(counts map[int]int, want int) int {
+	if want == 0 {
+		return 0
+	}
+	bad := 0
+	for status, c := range counts {
+		if status != want {
+			bad += c
+		}
+	}
+	return bad
 }
 
 func get(ctx context.Context, hc *http.Client, u, hname, hvalue string) error {

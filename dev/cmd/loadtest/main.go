@@ -1,16 +1,18 @@
 // Command loadtest drives sustained mixed traffic through the service against a
 // real Kratos, all on loopback, and fails on any wrong answer or a leak.
 //
-//	go run ./internal/tools/loadtest [-duration 30s] [-rate 300]   (make loadtest)
+//	make loadtest LOADTEST_FLAGS="-duration 1m -rate 500"
 //
-// It starts Kratos (bin/kratos, or KRATOS_BIN) through kratostest.Launch, builds the
-// service binary and runs it as its own process, creates users through Ory's API
-// flows, then sends requests at a fixed rate (open loop: each request leaves at its
-// scheduled time whatever the answers before it did). Every answer is checked against
-// the status its kind must get. Goroutines and heap in use are read from the
-// service's /metrics after a warm-up and again after the run, each time after the
-// client's connections are closed and the service has been idle a few seconds. The
-// service is then stopped with SIGTERM and must exit 0.
+// It starts Kratos (bin/kratos, or KRATOS_BIN) through kratostest.Run, the start-up
+// path the tests use, builds the service binary and runs it as its own process, creates
+// users through Ory's API flows, then sends requests at a fixed rate (open loop: each
+// request leaves at its scheduled time whatever the answers before it did). Every
+// answer is checked against the status its kind must get, and every answer that names
+// an identity must name the one whose credential was sent. Goroutines and heap in use
+// are read from the service's /metrics after a warm-up and again after the run, each
+// time after the client's connections are closed and the service has been idle a few
+// seconds; the heap may grow by a fixed amount plus a little per request. The service
+// is then stopped with SIGTERM and must exit 0. Logs go to .run/loadtest/.
 package main
 
 import (
@@ -24,11 +26,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"slices"
@@ -39,6 +39,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/example/ory-gin-starter/dev/cmd/internal/proc"
 	"github.com/example/ory-gin-starter/dev/kratostest"
 	"github.com/example/ory-gin-starter/dev/oryflow"
 )
@@ -50,6 +51,7 @@ type options struct {
 	rate, maxInFlight        int
 	goroutineSlack           int
 	heapSlackMiB             float64
+	heapPerRequestKiB        float64
 }
 
 func main() {
@@ -60,7 +62,8 @@ func main() {
 	flag.DurationVar(&o.settle, "settle", 3*time.Second, "idle time before reading /metrics")
 	flag.IntVar(&o.maxInFlight, "max-in-flight", 512, "requests outstanding at once; a request that finds none free counts as an error")
 	flag.IntVar(&o.goroutineSlack, "goroutine-slack", 20, "goroutines allowed above the baseline after the run (pooled Ory connections)")
-	flag.Float64Var(&o.heapSlackMiB, "heap-slack-mib", 32, "heap in use allowed above the baseline after the run, in MiB")
+	flag.Float64Var(&o.heapSlackMiB, "heap-slack-mib", 16, "heap in use allowed above the baseline after the run, in MiB, before -heap-per-request-kib")
+	flag.Float64Var(&o.heapPerRequestKiB, "heap-per-request-kib", 2, "heap in use allowed above the baseline per request sent, in KiB (a leak grows with requests)")
 	flag.Parse()
 	if o.rate <= 0 || o.duration <= 0 {
 		fmt.Fprintln(os.Stderr, "loadtest: -rate and -duration must be positive")
@@ -76,12 +79,77 @@ func main() {
 	fmt.Println("loadtest: PASS")
 }
 
-// kind is one sort of request and the only status it may get.
+// kind is one sort of request, the only status it may get and, for routes that name
+// the caller, the identity the answer must name.
 type kind struct {
-	name   string
-	path   string
-	header func() (string, string)
-	want   int
+	name     string
+	path     string
+	header   func() (string, string)
+	want     int
+	identity string
+}
+
+// judge returns what is wrong with an answer to a request of kind k, or "" when it is
+// right. Only identity ids are quoted: never a credential.
+func judge(k kind, status int, body []byte) string {
+	if status != k.want {
+		return fmt.Sprintf("status %d, want %d", status, k.want)
+	}
+	if k.identity == "" {
+		return ""
+	}
+	var r struct {
+		IdentityID string `json:"identity_id"`
+	}
+	if err := json.Unmarshal(body, &r); err != nil {
+		return fmt.Sprintf("body is not the resource JSON: %v", err)
+	}
+	if r.IdentityID != k.identity {
+		return fmt.Sprintf("identity_id %q, want %q (another caller's session)", r.IdentityID, k.identity)
+	}
+	return ""
+}
+
+// heapAllowance is how far heap in use may grow over a run of requests: caches that
+// fill up once, plus a little per request so a long run is not failed for its
+// length, while a leak of more than perRequestKiB per request fails any run long
+// enough to outgrow the fixed part.
+func heapAllowance(requests int, slackMiB, perRequestKiB float64) float64 {
+	return slackMiB*(1<<20) + float64(requests)*perRequestKiB*(1<<10)
+}
+
+// outcome is what a run measured.
+type outcome struct {
+	wrong, errs      int
+	sent             int
+	g0, g1           float64 // goroutines before and after
+	h0, h1           float64 // heap in use before and after, bytes
+	shutdown         error
+	goroutineSlack   int
+	heapSlackMiB     float64
+	heapPerRequestKB float64
+}
+
+// failures lists why a run failed; none means PASS.
+func failures(r outcome) []string {
+	var fails []string
+	if r.wrong > 0 {
+		fails = append(fails, fmt.Sprintf("%d wrong answers", r.wrong))
+	}
+	if r.errs > 0 {
+		fails = append(fails, fmt.Sprintf("%d errors", r.errs))
+	}
+	if r.g1 > r.g0+float64(r.goroutineSlack) {
+		fails = append(fails, fmt.Sprintf("goroutines grew from %.0f to %.0f", r.g0, r.g1))
+	}
+	if allow := heapAllowance(r.sent, r.heapSlackMiB, r.heapPerRequestKB); r.h1 > r.h0+allow {
+		fails = append(fails, fmt.Sprintf("heap in use grew from %.1f to %.1f MiB (allowed %.1f MiB for %d requests)",
+			r.h0/(1<<20), r.h1/(1<<20), allow/(1<<20), r.sent))
+	}
+	if r.shutdown != nil {
+		fails = append(fails, "service shutdown: "+r.shutdown.Error())
+	}
+	return fails
 }
 
 type stats struct {
@@ -114,30 +182,30 @@ func (s *stats) add(k string, d time.Duration, wrong bool, err error, detail str
 }
 
 func run(ctx context.Context, o options) error {
-	root, err := os.Getwd()
+	root, err := kratostest.RepoRoot()
 	if err != nil {
 		return err
 	}
-	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
-		return errors.New("run from the repository root (make loadtest)")
+	// The service runs here: its log, and no .env from the repository.
+	dir := filepath.Join(root, ".run", "loadtest")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
 	}
-	tmp, err := os.MkdirTemp("", "loadtest-")
+	kratosLog, err := os.Create(filepath.Join(dir, "kratos.log"))
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
+	defer kratosLog.Close()
 
-	fmt.Println("loadtest: starting Kratos and building the service")
-	k, err := kratostest.Launch(kratostest.WithEnv("HASHERS_BCRYPT_COST=4"))
+	fmt.Println("loadtest: starting Kratos and building the service (logs in .run/loadtest/)")
+	k, err := kratostest.Run(ctx, kratostest.WithLog(kratosLog))
 	if err != nil {
 		return fmt.Errorf("start Kratos: %w", err)
 	}
 	defer k.Close()
-	bin := filepath.Join(tmp, "ory-gin-starter")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
-	build.Dir, build.Stdout, build.Stderr = root, os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		return fmt.Errorf("build the service: %w", err)
+	bin := filepath.Join(dir, "ory-gin-starter")
+	if err := proc.Build(ctx, root, ".", bin); err != nil {
+		return err
 	}
 
 	users, err := makeUsers(ctx, k)
@@ -145,24 +213,44 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 
-	svc, err := startService(ctx, bin, tmp, k)
+	serviceLog, err := os.Create(filepath.Join(dir, "service.log"))
 	if err != nil {
 		return err
 	}
-	defer svc.kill()
+	defer serviceLog.Close()
+	svc, err := proc.Start(ctx, proc.Config{
+		Bin: bin,
+		Dir: dir,
+		Env: []string{
+			"PATH=" + os.Getenv("PATH"),
+			"ORY_SDK_URL=" + k.PublicURL(),
+			"ORY_ADMIN_URL=" + k.AdminURL(),
+			"LOG_LEVEL=info",
+			"SHUTDOWN_TIMEOUT=10s",
+		},
+		Out:   serviceLog,
+		Ready: "/readyz",
+	})
+	if err != nil {
+		return fmt.Errorf("start the service: %w (log .run/loadtest/service.log)", err)
+	}
+	defer svc.Kill()
 
 	var forgedSeq atomic.Int64
+	// Two token users and a cookie user on the same route: an answer carrying another
+	// caller's identity (a cache keyed wrongly, a shared buffer) is caught.
 	kinds := map[string]kind{
-		"valid token":   {"valid token", "/api/resource", func() (string, string) { return "Authorization", "Bearer " + users.token }, 200},
-		"cookie":        {"cookie", "/api/resource", func() (string, string) { return "Cookie", "theme=dark; " + users.cookie }, 200},
-		"invalid token": {"invalid token", "/api/resource", func() (string, string) { return "Authorization", "Bearer " + forged(forgedSeq.Add(1)) }, 401},
-		"admin":         {"admin", "/api/admin/identities?page_size=10", func() (string, string) { return "Authorization", "Bearer " + users.admin }, 200},
-		"non-admin":     {"non-admin", "/api/admin/identities?page_size=10", func() (string, string) { return "X-Session-Token", users.token }, 403},
-		"healthz":       {"healthz", "/healthz", nil, 200},
+		"valid token":   {"valid token", "/api/resource", func() (string, string) { return "Authorization", "Bearer " + users.token.SessionToken }, 200, users.token.IdentityID},
+		"valid token 2": {"valid token 2", "/api/resource", func() (string, string) { return "X-Session-Token", users.token2.SessionToken }, 200, users.token2.IdentityID},
+		"cookie":        {"cookie", "/api/resource", func() (string, string) { return "Cookie", "theme=dark; " + users.cookie.CookieHeader }, 200, users.cookie.IdentityID},
+		"invalid token": {"invalid token", "/api/resource", func() (string, string) { return "Authorization", "Bearer " + forged(forgedSeq.Add(1)) }, 401, ""},
+		"admin":         {"admin", "/api/admin/identities?page_size=10", func() (string, string) { return "Authorization", "Bearer " + users.admin }, 200, ""},
+		"non-admin":     {"non-admin", "/api/admin/identities?page_size=10", func() (string, string) { return "X-Session-Token", users.token.SessionToken }, 403, ""},
+		"healthz":       {"healthz", "/healthz", nil, 200, ""},
 	}
 	// The mix, in order, repeated: mostly sessions, as a real API sees.
-	mix := []string{"valid token", "healthz", "valid token", "cookie", "invalid token", "valid token", "admin",
-		"cookie", "non-admin", "valid token", "invalid token", "healthz"}
+	mix := []string{"valid token", "healthz", "valid token 2", "cookie", "invalid token", "valid token", "admin",
+		"cookie", "non-admin", "valid token 2", "invalid token", "healthz"}
 
 	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
 		MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024, IdleConnTimeout: 30 * time.Second,
@@ -190,12 +278,15 @@ func run(ctx context.Context, o options) error {
 			go func() {
 				defer wg.Done()
 				defer func() { <-sem }()
-				status, err := call(ctx, hc, svc.url+kd.path, kd.header)
+				status, body, err := call(ctx, hc, svc.URL+kd.path, kd.header)
 				// Latency from the scheduled time: a stalled service cannot hide
 				// behind requests that were never sent.
 				lat := time.Since(at)
-				st.add(kd.name, lat, status != kd.want, err,
-					fmt.Sprintf("%s: status %d (want %d), error %v", kd.name, status, kd.want, err))
+				var bad string
+				if err == nil {
+					bad = judge(kd, status, body)
+				}
+				st.add(kd.name, lat, bad != "", err, fmt.Sprintf("%s: %s, error %v", kd.name, bad, err))
 			}()
 		}
 		wg.Wait()
@@ -204,7 +295,7 @@ func run(ctx context.Context, o options) error {
 	settle := func() (goroutines, heap float64, err error) {
 		hc.CloseIdleConnections()
 		time.Sleep(o.settle)
-		return svc.metrics(ctx)
+		return metrics(ctx, svc.URL)
 	}
 
 	fmt.Printf("loadtest: warm-up %s at %d req/s\n", o.warmup, o.rate)
@@ -229,7 +320,7 @@ func run(ctx context.Context, o options) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	exitErr := svc.stop()
+	exitErr := svc.Stop()
 
 	// Report.
 	var all []time.Duration
@@ -252,29 +343,18 @@ func run(ctx context.Context, o options) error {
 	fmt.Printf("\nrate: %d req/s target, %.1f req/s sent over %s; %d not sent (over -max-in-flight)\n",
 		o.rate, float64(sent)/elapsed.Seconds(), elapsed.Round(time.Millisecond), dropped)
 	fmt.Printf("goroutines: %.0f before, %.0f after (slack %d)\n", g0, g1, o.goroutineSlack)
-	fmt.Printf("heap in use: %.1f MiB before, %.1f MiB after (slack %.0f MiB)\n", h0/(1<<20), h1/(1<<20), o.heapSlackMiB)
+	fmt.Printf("heap in use: %.1f MiB before, %.1f MiB after (allowed growth %.1f MiB: %.0f MiB + %.1f KiB x %d requests)\n",
+		h0/(1<<20), h1/(1<<20), heapAllowance(sent, o.heapSlackMiB, o.heapPerRequestKiB)/(1<<20), o.heapSlackMiB, o.heapPerRequestKiB, sent)
 	for _, b := range st.firstBad {
 		fmt.Println("  first wrong/error:", b)
 	}
-
-	var fails []string
-	if wrong > 0 {
-		fails = append(fails, fmt.Sprintf("%d wrong answers", wrong))
-	}
-	if errs > 0 {
-		fails = append(fails, fmt.Sprintf("%d errors", errs))
-	}
-	if g1 > g0+float64(o.goroutineSlack) {
-		fails = append(fails, fmt.Sprintf("goroutines grew from %.0f to %.0f", g0, g1))
-	}
-	if h1 > h0+o.heapSlackMiB*(1<<20) {
-		fails = append(fails, fmt.Sprintf("heap in use grew from %.1f to %.1f MiB", h0/(1<<20), h1/(1<<20)))
-	}
-	if exitErr != nil {
-		fails = append(fails, "service shutdown: "+exitErr.Error())
-	} else {
+	if exitErr == nil {
 		fmt.Println("service: stopped with SIGTERM, exit status 0")
 	}
+	fails := failures(outcome{
+		wrong: wrong, errs: errs, sent: sent, g0: g0, g1: g1, h0: h0, h1: h1, shutdown: exitErr,
+		goroutineSlack: o.goroutineSlack, heapSlackMiB: o.heapSlackMiB, heapPerRequestKB: o.heapPerRequestKiB,
+	})
 	if len(fails) > 0 {
 		return errors.New(strings.Join(fails, "; "))
 	}
@@ -292,10 +372,10 @@ func forged(n int64) string {
 	return "ory_st_loadtest" + hex.EncodeToString(b[:]) + strconv.FormatInt(n, 10)
 }
 
-func call(ctx context.Context, hc *http.Client, url string, header func() (string, string)) (int, error) {
+func call(ctx context.Context, hc *http.Client, url string, header func() (string, string)) (int, []byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	if header != nil {
 		k, v := header()
@@ -303,11 +383,14 @@ func call(ctx context.Context, hc *http.Client, url string, header func() (strin
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	defer resp.Body.Close()
-	_, err = io.Copy(io.Discard, resp.Body)
-	return resp.StatusCode, err
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err == nil {
+		_, err = io.Copy(io.Discard, resp.Body)
+	}
+	return resp.StatusCode, body, err
 }
 
 func pct(ds []time.Duration, p int) time.Duration {
@@ -321,9 +404,10 @@ func pct(ds []time.Duration, p int) time.Duration {
 }
 
 type users struct {
-	token  string // a user's ory_st_ token
-	cookie string // another user's browser session cookie
-	admin  string // an admin's token (metadata_public.role = admin)
+	token  oryflow.Result // a user's ory_st_ token and identity
+	token2 oryflow.Result // another user's
+	cookie oryflow.Result // a third user's browser session cookie
+	admin  string         // an admin's token (metadata_public.role = admin)
 }
 
 func makeUsers(ctx context.Context, k *kratostest.Kratos) (users, error) {
@@ -331,22 +415,22 @@ func makeUsers(ctx context.Context, k *kratostest.Kratos) (users, error) {
 	defer cancel()
 	hc := &http.Client{Timeout: 30 * time.Second}
 	var u users
-	user, err := oryflow.Register(c, hc, k.PublicURL(), k.NewEmail(), password, nil)
-	if err != nil {
+	var err error
+	if u.token, err = oryflow.Register(c, hc, k.PublicURL(), k.NewEmail(), password, nil); err != nil {
 		return u, fmt.Errorf("register: %w", err)
 	}
-	u.token = user.SessionToken
+	if u.token2, err = oryflow.Register(c, hc, k.PublicURL(), k.NewEmail(), password, nil); err != nil {
+		return u, fmt.Errorf("register: %w", err)
+	}
 
 	email := k.NewEmail()
 	if _, err := oryflow.Register(c, hc, k.PublicURL(), email, password, nil); err != nil {
 		return u, fmt.Errorf("register: %w", err)
 	}
 	jar, _ := cookiejar.New(nil)
-	b, err := oryflow.BrowserLogin(c, &http.Client{Jar: jar, Timeout: 30 * time.Second}, k.PublicURL(), email, password)
-	if err != nil {
+	if u.cookie, err = oryflow.BrowserLogin(c, &http.Client{Jar: jar, Timeout: 30 * time.Second}, k.PublicURL(), email, password); err != nil {
 		return u, fmt.Errorf("browser login: %w", err)
 	}
-	u.cookie = b.CookieHeader
 
 	adminEmail := k.NewEmail()
 	a, err := oryflow.Register(c, hc, k.PublicURL(), adminEmail, password, nil)
@@ -372,70 +456,9 @@ func makeUsers(ctx context.Context, k *kratostest.Kratos) (users, error) {
 	return u, nil
 }
 
-type service struct {
-	url  string
-	cmd  *exec.Cmd
-	done chan error
-	log  string
-}
-
-func startService(ctx context.Context, bin, dir string, k *kratostest.Kratos) (*service, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	logPath := filepath.Join(dir, "service.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(bin)
-	cmd.Dir = dir // no .env from the repository
-	cmd.Env = []string{
-		"PATH=" + os.Getenv("PATH"),
-		"ORY_SDK_URL=" + k.PublicURL(),
-		"ORY_ADMIN_URL=" + k.AdminURL(),
-		"PORT=" + strconv.Itoa(port),
-		"LOG_LEVEL=info",
-		"SHUTDOWN_TIMEOUT=10s",
-	}
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		return nil, err
-	}
-	s := &service{url: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd, done: make(chan error, 1), log: logPath}
-	go func() {
-		s.done <- cmd.Wait()
-		logFile.Close()
-	}()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		resp, err := http.Get(s.url + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return s, nil
-			}
-		}
-		select {
-		case err := <-s.done:
-			return nil, fmt.Errorf("service exited: %v (log %s)", err, tail(logPath))
-		default:
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			s.kill()
-			return nil, fmt.Errorf("service not ready: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // metrics reads go_goroutines and go_memstats_heap_inuse_bytes from /metrics.
-func (s *service) metrics(ctx context.Context) (goroutines, heap float64, err error) {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.url+"/metrics", nil)
+func metrics(ctx context.Context, serviceURL string) (goroutines, heap float64, err error) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, serviceURL+"/metrics", nil)
 	req.Close = true // this connection must not count as an idle one
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -466,37 +489,4 @@ func (s *service) metrics(ctx context.Context) (goroutines, heap float64, err er
 		return 0, 0, errors.New("/metrics lacks go_goroutines or go_memstats_heap_inuse_bytes")
 	}
 	return goroutines, heap, sc.Err()
-}
-
-// stop sends SIGTERM and waits for a clean exit.
-func (s *service) stop() error {
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-s.done:
-		s.done <- err
-		if err != nil {
-			return fmt.Errorf("%v (log: %s)", err, tail(s.log))
-		}
-		return nil
-	case <-time.After(20 * time.Second):
-		s.kill()
-		return errors.New("did not exit within 20s of SIGTERM")
-	}
-}
-
-func (s *service) kill() {
-	select {
-	case err := <-s.done:
-		s.done <- err
-	default:
-		_ = s.cmd.Process.Kill()
-	}
-}
-
-func tail(path string) string {
-	b, _ := os.ReadFile(path)
-	if len(b) > 2000 {
-		b = b[len(b)-2000:]
-	}
-	return string(b)
 }

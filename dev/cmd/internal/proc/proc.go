@@ -1,0 +1,182 @@
+// Package proc builds the service and runs it as its own process for the programs
+// behind make dev, make bench and make loadtest: a built binary rather than `go run`,
+// whose child would outlive a killed `go run`, so stopping stops exactly what started.
+package proc
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+const (
+	readyTimeout = 30 * time.Second
+	stopTimeout  = 10 * time.Second
+)
+
+// Build compiles the Go package pkg of the module in root (e.g. "." for the service)
+// into the file out.
+func Build(ctx context.Context, root, pkg, out string) error {
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
+	cmd.Dir = root
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("go build -o %s %s: %w", out, pkg, err)
+	}
+	return nil
+}
+
+// Config says how to run a service binary.
+type Config struct {
+	Bin  string   // the binary
+	Dir  string   // working directory; the service reads a .env found there
+	Env  []string // the whole environment ("KEY=value"); PORT is added
+	Port int      // listen port on 127.0.0.1; 0 picks a free one
+	CPUs string   // run under taskset -c CPUs when set
+	Out  io.Writer
+	// Ready is the path polled until it answers 200 (default /healthz).
+	Ready string
+}
+
+// Process is a running service.
+type Process struct {
+	URL  string // http://127.0.0.1:PORT
+	Port int
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error // the exit status, once done is closed
+}
+
+// Start runs the binary and waits until it answers 200 on c.Ready, it exits, or ctx
+// is done.
+func Start(ctx context.Context, c Config) (*Process, error) {
+	port := c.Port
+	if port == 0 {
+		p, err := FreePort()
+		if err != nil {
+			return nil, err
+		}
+		port = p
+	} else if Busy(port) {
+		return nil, fmt.Errorf("port %d on 127.0.0.1 is in use", port)
+	}
+	args := []string{c.Bin}
+	if c.CPUs != "" {
+		args = append([]string{"taskset", "-c", c.CPUs}, args...)
+	}
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Dir = c.Dir
+	cmd.Env = append(append([]string(nil), c.Env...), "PORT="+strconv.Itoa(port))
+	cmd.Stdout, cmd.Stderr = c.Out, c.Out
+	killWithParent(cmd)
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", c.Bin, err)
+	}
+	p := &Process{URL: "http://127.0.0.1:" + strconv.Itoa(port), Port: port, cmd: cmd, done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	ready := c.Ready
+	if ready == "" {
+		ready = "/healthz"
+	}
+	if err := WaitOK(ctx, p.URL+ready, p.done, readyTimeout); err != nil {
+		p.Kill()
+		return nil, err
+	}
+	return p, nil
+}
+
+// Done is closed when the process has exited.
+func (p *Process) Done() <-chan struct{} { return p.done }
+
+// Err is the process's exit status once Done is closed.
+func (p *Process) Err() error {
+	<-p.done
+	return p.err
+}
+
+// Stop sends SIGTERM, waits for the process to exit (killing it after a grace
+// period) and returns its exit status: nil for a clean exit.
+func (p *Process) Stop() error {
+	select {
+	case <-p.done:
+		return p.err
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+		return p.err
+	case <-time.After(stopTimeout):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		return fmt.Errorf("did not exit within %s of SIGTERM: killed", stopTimeout)
+	}
+}
+
+// Kill ends the process at once and waits for it.
+func (p *Process) Kill() {
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
+// WaitOK polls url until it answers 200. It gives up when exited is closed (the
+// process died), ctx is done, or timeout passes.
+func WaitOK(ctx context.Context, url string, exited <-chan struct{}, timeout time.Duration) error {
+	hc := &http.Client{Timeout: 2 * time.Second}
+	deadline := time.Now().Add(timeout)
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := hc.Do(req)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("status %d", resp.StatusCode)
+		}
+		select {
+		case <-exited:
+			return fmt.Errorf("exited before %s answered", url)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not ready after %s: %w", url, timeout, err)
+		}
+	}
+}
+
+// FreePort returns a port on 127.0.0.1 that was free a moment ago.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("pick a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Busy reports whether something accepts connections on 127.0.0.1:port.
+func Busy(port int) bool {
+	c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), time.Second)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
