@@ -62,6 +62,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		DenyTTL:   cfg.DenyTTL,
 		CacheSize: cfg.CacheSize,
 		Metrics:   m,
+
+		MaxJWTLifetime: cfg.JWTMaxTTL,
 	}
 	if cfg.JWKSURL != "" {
 		v, err := auth.NewJWTVerifier(ctx, auth.JWTConfig{
