@@ -21,6 +21,7 @@ type config struct {
 	CacheTTL     time.Duration
 	DenyTTL      time.Duration
 	CacheSize    int
+	JWTMaxTTL    time.Duration
 	CORSOrigins  []string
 	LogLevel     slog.Level
 	ShutdownWait time.Duration
@@ -102,6 +103,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 	c.DenyTTL = durationVar(getenv, "SESSION_CACHE_DENY_TTL", defaultDenyTTL, 0, time.Hour, bad)
 	c.ShutdownWait = durationVar(getenv, "SHUTDOWN_TIMEOUT", 15*time.Second, 0, 10*time.Minute, bad)
 	c.JWTSkew = durationVar(getenv, "ORY_JWT_CLOCK_SKEW", defaultJWTSkew, 0, time.Minute, bad)
+	// Revocations are remembered this long for JWT mode; a longer-lived JWT is refused.
+	c.JWTMaxTTL = durationVar(getenv, "ORY_JWT_MAX_TTL", time.Hour, time.Second, 24*time.Hour, bad)
 
 	for o := range strings.SplitSeq(getenv("CORS_ALLOWED_ORIGINS"), ",") {
 		if o = strings.TrimSpace(o); o == "" {

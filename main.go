@@ -67,6 +67,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		DenyTTL:   cfg.DenyTTL,
 		CacheSize: cfg.CacheSize,
 		Metrics:   m,
+
+		MaxJWTLifetime: cfg.JWTMaxTTL,
 	}
 	if cfg.JWKSURL != "" {
 		// The key set is kept fresh past the signal, until the server has shut

@@ -30,41 +30,61 @@ type entry struct {
 	expires time.Time
 }
 
-// sessionCache is a bounded LRU of session check results with per-entry expiry.
+// sessionCache holds check results with per-entry expiry in two bounded LRUs.
+// Refusals are cheap for anyone to create (any made-up token is one), so they get
+// their own, smaller bound: a flood of bogus credentials can push out other
+// refusals, never a valid session.
 type sessionCache struct {
-	lru *lru.Cache[cacheKey, entry]
+	sessions *lru.Cache[cacheKey, entry]
+	refusals *lru.Cache[cacheKey, entry]
 }
 
+// newSessionCache bounds sessions to size entries and refusals to a tenth of it.
 func newSessionCache(size int) *sessionCache {
+	return &sessionCache{sessions: newLRU(size), refusals: newLRU(max(size/10, 1))}
+}
+
+func newLRU(size int) *lru.Cache[cacheKey, entry] {
 	c, err := lru.New[cacheKey, entry](size)
 	if err != nil {
-		panic(err) // only for size <= 0, which the caller rules out
+		panic(err) // only for size <= 0, which the callers rule out
 	}
-	return &sessionCache{lru: c}
+	return c
 }
 
 // get returns the live entry for k.
 func (c *sessionCache) get(k cacheKey, now time.Time) (entry, bool) {
-	e, ok := c.lru.Get(k)
-	if !ok {
-		return entry{}, false
+	for _, l := range [...]*lru.Cache[cacheKey, entry]{c.sessions, c.refusals} {
+		e, ok := l.Get(k)
+		if !ok {
+			continue
+		}
+		if now.Before(e.expires) {
+			return e, true
+		}
+		l.Remove(k)
 	}
-	if !now.Before(e.expires) {
-		c.lru.Remove(k)
-		return entry{}, false
-	}
-	return e, true
+	return entry{}, false
 }
 
-func (c *sessionCache) add(k cacheKey, e entry) { c.lru.Add(k, e) }
+// add stores e, replacing any answer of the other kind for k.
+func (c *sessionCache) add(k cacheKey, e entry) {
+	if e.err != nil {
+		c.sessions.Remove(k)
+		c.refusals.Add(k, e)
+		return
+	}
+	c.refusals.Remove(k)
+	c.sessions.Add(k, e)
+}
 
 // evict removes every cached session for which match is true. It walks the whole
 // cache, which is fine for what calls it: revocations, not requests.
 func (c *sessionCache) evict(match func(*client.Session) bool) int {
 	n := 0
-	for _, k := range c.lru.Keys() {
-		if e, ok := c.lru.Peek(k); ok && e.session != nil && match(e.session) {
-			c.lru.Remove(k)
+	for _, k := range c.sessions.Keys() {
+		if e, ok := c.sessions.Peek(k); ok && match(e.session) {
+			c.sessions.Remove(k)
 			n++
 		}
 	}

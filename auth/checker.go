@@ -5,8 +5,9 @@ package auth
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -14,7 +15,6 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/example/ory-gin-starter/metrics"
-	"github.com/example/ory-gin-starter/ory"
 	"github.com/example/ory-gin-starter/problem"
 )
 
@@ -32,6 +32,10 @@ type Options struct {
 	CacheSize int
 	// JWT, when set, verifies session JWTs locally instead of calling Ory.
 	JWT TokenVerifier
+	// MaxJWTLifetime is the longest exp - iat a session JWT may have. Revocations
+	// are remembered this long, so a longer-lived JWT could outlive its
+	// revocation and is refused. Default 1h.
+	MaxJWTLifetime time.Duration
 	// Metrics records Ory calls and cache lookups; nil records nothing.
 	Metrics *metrics.Metrics
 }
@@ -50,10 +54,17 @@ type Checker struct {
 	opts     Options
 	cache    *sessionCache // nil when disabled
 	group    singleflight.Group
-	// revocations counts evictions, so a whoami answer that was in flight while a
-	// session was revoked is not put back into the cache.
-	revocations atomic.Uint64
-	now         func() time.Time
+	now      func() time.Time
+
+	// mu makes a revocation (count, record, evict) and an insert (check the
+	// count, add) atomic with respect to each other: an answer fetched before a
+	// revocation is either cached before the eviction removes it, or not at all.
+	mu sync.Mutex
+	// gen counts revocations; written under mu, read without it on the way in.
+	gen     atomic.Uint64
+	revoked *revocations // JWT mode only
+	// beforeInsert, when set by a test, runs under mu just before an answer is cached.
+	beforeInsert func()
 }
 
 // NewChecker returns a Checker that calls Ory through frontend, which must not carry
@@ -65,9 +76,15 @@ func NewChecker(frontend client.FrontendAPI, opts Options) *Checker {
 	if opts.CacheSize <= 0 {
 		opts.CacheSize = 10_000
 	}
+	if opts.MaxJWTLifetime <= 0 {
+		opts.MaxJWTLifetime = time.Hour
+	}
 	k := &Checker{frontend: frontend, opts: opts, now: time.Now}
 	if opts.CacheTTL > 0 {
 		k.cache = newSessionCache(opts.CacheSize)
+	}
+	if opts.JWT != nil {
+		k.revoked = newRevocations(revocationsSize, opts.MaxJWTLifetime)
 	}
 	return k
 }
@@ -106,41 +123,69 @@ func (k *Checker) Check(ctx context.Context, cred Credential) (*client.Session, 
 
 // verifyJWT verifies a session JWT locally. With the cache on, a verified token is
 // reused until its exp or CacheTTL, whichever comes first: the signature check
-// (ECDSA P-256, ~80µs) would otherwise cost more than the rest of the request. The
-// key is the hash of the whole signed token, so only the very bytes that verified
-// can hit; refusals are not cached (a forged token costs a verification each time,
-// as without the cache). A key removed from the key set stops admitting tokens
-// already seen within CacheTTL, as with any cached session.
+// would otherwise cost more than the rest of the request. The key is the hash of
+// the whole signed token, so only the very bytes that verified can hit; refusals
+// are not cached (a forged token costs a verification each time, as without the
+// cache). A key removed from the key set stops admitting tokens already seen
+// within CacheTTL, as with any cached session. Sessions revoked through this
+// service are refused (revocation.go); their cached tokens were evicted then.
 func (k *Checker) verifyJWT(ctx context.Context, v TokenVerifier, cred Credential) (*client.Session, error) {
-	if k.cache == nil {
-		return v.Verify(ctx, cred.Token)
+	var key cacheKey
+	if k.cache != nil {
+		key = keyOf(cred)
+		if e, ok := k.cache.get(key, k.now()); ok && e.err == nil {
+			return e.session, nil
+		}
 	}
-	key := keyOf(cred)
-	now := k.now()
-	if e, ok := k.cache.get(key, now); ok && e.err == nil {
-		return e.session, nil
-	}
+	gen := k.gen.Load()
 	s, err := v.Verify(ctx, cred.Token)
 	if err != nil {
 		return nil, err
 	}
-	k.keep(key, s, now)
+	if s.IssuedAt == nil || s.ExpiresAt == nil || s.ExpiresAt.Sub(*s.IssuedAt) > k.opts.MaxJWTLifetime {
+		p := problem.Unauthorized("The session JWT must carry iat and live at most as long as this service accepts.")
+		p.Cause = fmt.Errorf("session JWT lifetime over %s, or no iat or exp", k.opts.MaxJWTLifetime)
+		return nil, p
+	}
+	k.mu.Lock()
+	revoked := k.revoked.refuses(s)
+	k.mu.Unlock()
+	if revoked {
+		return nil, problem.Unauthorized("The session has been revoked. Sign in again.")
+	}
+	if k.cache != nil {
+		k.keep(gen, key, s)
+	}
 	return s, nil
 }
 
 // keep caches a valid session until CacheTTL has passed or the session expires,
 // whichever comes first.
-func (k *Checker) keep(key cacheKey, s *client.Session, now time.Time) {
-	exp := now.Add(k.opts.CacheTTL)
+func (k *Checker) keep(gen uint64, key cacheKey, s *client.Session) {
+	exp := k.now().Add(k.opts.CacheTTL)
 	if s.ExpiresAt != nil && s.ExpiresAt.Before(exp) {
 		exp = *s.ExpiresAt
 	}
-	k.cache.add(key, entry{session: s, expires: exp})
+	k.insert(gen, key, entry{session: s, expires: exp})
+}
+
+// insert caches e unless a session was revoked since gen was read: the answer
+// may then be about a revoked session.
+func (k *Checker) insert(gen uint64, key cacheKey, e entry) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.gen.Load() != gen {
+		return
+	}
+	if k.beforeInsert != nil {
+		k.beforeInsert()
+	}
+	k.cache.add(key, e)
 }
 
 // fetch asks Ory and caches the answer when it is a session or a refusal.
 func (k *Checker) fetch(ctx context.Context, cred Credential, key cacheKey) (*client.Session, error) {
-	gen := k.revocations.Load()
+	gen := k.gen.Load()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.opts.Timeout)
 	defer cancel()
 
@@ -155,77 +200,15 @@ func (k *Checker) fetch(ctx context.Context, cred Credential, key cacheKey) (*cl
 	s, err = k.verdict(s, resp, err)
 	k.opts.Metrics.OryCall(outcome(err), time.Since(start))
 
-	if k.cache == nil || k.revocations.Load() != gen {
+	if k.cache == nil {
 		return s, err
 	}
-	now := k.now()
 	switch {
 	case err == nil:
-		k.keep(key, s, now)
+		k.keep(gen, key, s)
 	case isStatus(err, http.StatusUnauthorized) && k.opts.DenyTTL > 0:
-		k.cache.add(key, entry{err: err, expires: now.Add(k.opts.DenyTTL)})
+		k.insert(gen, key, entry{err: err, expires: k.now().Add(k.opts.DenyTTL)})
 	}
 	// Everything else (403, 429, 503) is asked again next time: an outage is never cached.
 	return s, err
-}
-
-// verdict turns Ory's answer into a usable session or a problem. A 200 is not
-// enough: the session must be active, unexpired and belong to an identity.
-func (k *Checker) verdict(s *client.Session, resp *http.Response, err error) (*client.Session, error) {
-	if err != nil {
-		return nil, ory.Problem(resp, err)
-	}
-	switch {
-	case s == nil || s.Id == "":
-		return nil, problem.Unavailable(errors.New("whoami answered 200 without a session"))
-	case s.Active == nil || !*s.Active:
-		return nil, problem.Unauthorized("The session is no longer active. Sign in again.")
-	case s.ExpiresAt != nil && !k.now().Before(*s.ExpiresAt):
-		return nil, problem.Unauthorized("The session has expired. Sign in again.")
-	case s.Identity == nil || s.Identity.Id == "":
-		// Ory strips the identity for restricted origins; without it nothing can be authorized.
-		return nil, problem.Unavailable(errors.New("whoami answered a session without an identity"))
-	}
-	return s, nil
-}
-
-// ForgetSession drops cached answers for the session with this id, so its
-// revocation takes effect on the next request.
-func (k *Checker) ForgetSession(id string) {
-	k.revocations.Add(1)
-	if k.cache != nil {
-		k.cache.evict(func(s *client.Session) bool { return s.Id == id })
-	}
-}
-
-// ForgetIdentitySessions drops cached answers for every session of identity
-// except the session with id keep.
-func (k *Checker) ForgetIdentitySessions(identity, keep string) {
-	k.revocations.Add(1)
-	if k.cache != nil {
-		k.cache.evict(func(s *client.Session) bool { return s.Identity.Id == identity && s.Id != keep })
-	}
-}
-
-// outcome names a check's result for metrics.
-func outcome(err error) string {
-	var p *problem.Problem
-	if err == nil {
-		return "valid"
-	} else if errors.As(err, &p) {
-		switch p.Status {
-		case http.StatusUnauthorized:
-			return "unauthorized"
-		case http.StatusForbidden:
-			return "forbidden"
-		case http.StatusTooManyRequests:
-			return "rate_limited"
-		}
-	}
-	return "unavailable"
-}
-
-func isStatus(err error, status int) bool {
-	var p *problem.Problem
-	return errors.As(err, &p) && p.Status == status
 }

@@ -324,7 +324,7 @@ func TestCheckCache(t *testing.T) {
 		if n := fake.WhoamiCalls(); n != 4 {
 			t.Errorf("whoami calls = %d, want 4 (a evicted as least recently used)", n)
 		}
-		if got := k.cache.lru.Len(); got != 2 {
+		if got := k.cache.sessions.Len(); got != 2 {
 			t.Errorf("cache holds %d entries, want 2", got)
 		}
 	})
@@ -501,8 +501,8 @@ func (v *countingVerifier) Verify(_ context.Context, token string) (*client.Sess
 	if token != "eyJ.good.sig" {
 		return nil, problem.Unauthorized("bad JWT")
 	}
-	active, exp := true, v.exp
-	return &client.Session{Id: "sid", Active: &active, ExpiresAt: &exp, Identity: &client.Identity{Id: "sub"}}, nil
+	active, exp, iat := true, v.exp, v.exp.Add(-10*time.Minute)
+	return &client.Session{Id: "sid", Active: &active, IssuedAt: &iat, ExpiresAt: &exp, Identity: &client.Identity{Id: "sub"}}, nil
 }
 
 func TestCheckCachesVerifiedJWTs(t *testing.T) {

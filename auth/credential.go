@@ -34,8 +34,8 @@ type Credential struct {
 // CredentialFrom extracts the session credential of r. The X-Session-Token header
 // wins over Authorization (the order Ory itself uses), and a token wins over cookies:
 // the cookies are then not sent, because self-hosted Kratos answers 500 to a bad
-// cookie next to a good token. Only cookies whose names start with "ory_" are kept,
-// so the application's other cookies never leave this service.
+// cookie next to a good token. Only Ory's session cookies are kept (OryCookies), so
+// the application's other cookies never leave this service.
 func CredentialFrom(r *http.Request) (Credential, error) {
 	h := r.Header
 	if vs := h.Values("X-Session-Token"); len(vs) > 0 {
@@ -103,17 +103,21 @@ func isTokenText(s string) bool {
 	return true
 }
 
-// OryCookies returns a Cookie header holding only the Ory cookies (names starting
-// with "ory_", such as ory_kratos_session and ory_session_{slug}) from the Cookie
-// header values vs, in their order. It returns "" when there are none, and
-// ErrMalformedCredential when the Ory part is oversized or not valid cookie text.
+// OryCookies returns a Cookie header holding only the Ory session cookies
+// (ory_kratos_session, ory_session_{slug}) from the Cookie header values vs, in
+// their order. It returns "" when there are none, and ErrMalformedCredential when
+// a session cookie is not valid cookie text or they are oversized together.
+//
+// Every other cookie is skipped unread, ory_ ones included: whoami needs none of
+// them, and any sibling subdomain can plant a cookie for the parent domain, so a
+// broken ory_x must not lock the user out. Only the session cookies decide.
 func OryCookies(vs []string) (string, error) {
 	var b strings.Builder
 	for _, v := range vs {
 		for part := range strings.SplitSeq(v, ";") {
 			part = strings.TrimSpace(part)
 			name, value, ok := strings.Cut(part, "=")
-			if !ok || !strings.HasPrefix(name, "ory_") {
+			if !ok || !isSessionCookie(name) {
 				continue
 			}
 			if !isCookieName(name) || !isCookieValue(value) {
@@ -129,6 +133,12 @@ func OryCookies(vs []string) (string, error) {
 		}
 	}
 	return b.String(), nil
+}
+
+// isSessionCookie reports whether name is one Ory keeps a session in: Kratos's
+// ory_kratos_session or Ory Network's ory_session_{slug}.
+func isSessionCookie(name string) bool {
+	return name == "ory_kratos_session" || strings.HasPrefix(name, "ory_session_")
 }
 
 // isCookieName reports whether s is an RFC 6265 token.

@@ -41,8 +41,8 @@ func TestCredentialFrom(t *testing.T) {
 			"Cookie": {"theme=dark; ory_session_slug=v1; _ga=GA1.2; ory_kratos_session=v2"},
 		}, Credential{Cookie: "ory_session_slug=v1; ory_kratos_session=v2"}, nil},
 		{"ory cookies across cookie headers", http.Header{
-			"Cookie": {"ory_a=1; x=2", "y=3; ory_b=\"4\""},
-		}, Credential{Cookie: `ory_a=1; ory_b="4"`}, nil},
+			"Cookie": {"ory_session_a=1; x=2", "y=3; ory_session_b=\"4\""},
+		}, Credential{Cookie: `ory_session_a=1; ory_session_b="4"`}, nil},
 		{"token of exactly 4096", http.Header{"X-Session-Token": {strings.Repeat("a", 4096)}}, Credential{Token: strings.Repeat("a", 4096)}, nil},
 
 		{"no headers", http.Header{}, Credential{}, ErrNoCredential},
@@ -71,7 +71,7 @@ func TestCredentialFrom(t *testing.T) {
 		{"empty authorization", http.Header{"Authorization": {""}}, Credential{}, ErrMalformedCredential},
 		{"malformed ory cookie value", http.Header{"Cookie": {`ory_kratos_session=a"b`}}, Credential{}, ErrMalformedCredential},
 		{"empty ory cookie value", http.Header{"Cookie": {"ory_kratos_session="}}, Credential{}, ErrMalformedCredential},
-		{"ory cookie name with space", http.Header{"Cookie": {"ory_ x=1"}}, Credential{}, ErrMalformedCredential},
+		{"ory cookie name with space", http.Header{"Cookie": {"ory_session_ x=1"}}, Credential{}, ErrMalformedCredential},
 		{"ory cookie non-ascii", http.Header{"Cookie": {"ory_kratos_session=é"}}, Credential{}, ErrMalformedCredential},
 		{"oversized ory cookies", http.Header{"Cookie": {"ory_kratos_session=" + strings.Repeat("a", 8192)}}, Credential{}, ErrMalformedCredential},
 	}
@@ -103,17 +103,17 @@ func TestOryCookies(t *testing.T) {
 		{"no ory cookie", []string{"a=1; b=2"}, "", false},
 		{"kratos cookie", []string{"ory_kratos_session=MTY4"}, "ory_kratos_session=MTY4", false},
 		{"network cookie among others", []string{"a=1;ory_session_proj=x==;b=2"}, "ory_session_proj=x==", false},
-		{"keeps order across headers", []string{"ory_b=2", "ory_a=1"}, "ory_b=2; ory_a=1", false},
-		{"quoted value", []string{`ory_x="v"`}, `ory_x="v"`, false},
-		{"name prefix is case sensitive", []string{"ORY_x=1; Ory_y=2"}, "", false},
-		{"foreign malformed cookie is ignored", []string{`a="b; ory_x=1`}, "ory_x=1", false},
-		{"value with comma", []string{"ory_x=a,b"}, "", true},
-		{"value with backslash", []string{`ory_x=a\b`}, "", true},
-		{"only quotes", []string{`ory_x=""`}, "", true},
-		{"name with separator", []string{"ory_(x)=1"}, "", true},
-		{"exactly at the limit", []string{"ory_x=" + strings.Repeat("v", 8192-len("ory_x="))}, "ory_x=" + strings.Repeat("v", 8192-len("ory_x=")), false},
-		{"one byte over the limit", []string{"ory_x=" + strings.Repeat("v", 8193-len("ory_x="))}, "", true},
-		{"over the limit in total", []string{"ory_a=" + strings.Repeat("v", 5000), "ory_b=" + strings.Repeat("v", 5000)}, "", true},
+		{"keeps order across headers", []string{"ory_session_b=2", "ory_session_a=1"}, "ory_session_b=2; ory_session_a=1", false},
+		{"quoted value", []string{`ory_session_x="v"`}, `ory_session_x="v"`, false},
+		{"name prefix is case sensitive", []string{"ORY_KRATOS_SESSION=1; Ory_session_y=2"}, "", false},
+		{"foreign malformed cookie is ignored", []string{`a="b; ory_session_x=1`}, "ory_session_x=1", false},
+		{"value with comma", []string{"ory_session_x=a,b"}, "", true},
+		{"value with backslash", []string{`ory_session_x=a\b`}, "", true},
+		{"only quotes", []string{`ory_session_x=""`}, "", true},
+		{"name with separator", []string{"ory_session_(x)=1"}, "", true},
+		{"exactly at the limit", []string{"ory_session_x=" + strings.Repeat("v", 8192-len("ory_session_x="))}, "ory_session_x=" + strings.Repeat("v", 8192-len("ory_session_x=")), false},
+		{"one byte over the limit", []string{"ory_session_x=" + strings.Repeat("v", 8193-len("ory_session_x="))}, "", true},
+		{"over the limit in total", []string{"ory_session_a=" + strings.Repeat("v", 5000), "ory_session_b=" + strings.Repeat("v", 5000)}, "", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -211,8 +211,8 @@ func assertToken(t *testing.T, tok string) {
 	}
 }
 
-// assertCookie checks a forwarded Cookie header holds only ory_ pairs of visible
-// ASCII and fits the limit.
+// assertCookie checks a forwarded Cookie header holds only Ory session cookie
+// pairs of visible ASCII and fits the limit.
 func assertCookie(t *testing.T, cookie string) {
 	t.Helper()
 	if len(cookie) > 8192 {
@@ -220,7 +220,7 @@ func assertCookie(t *testing.T, cookie string) {
 	}
 	for pair := range strings.SplitSeq(cookie, "; ") {
 		name, value, ok := strings.Cut(pair, "=")
-		if !ok || !strings.HasPrefix(name, "ory_") || value == "" {
+		if !ok || (name != "ory_kratos_session" && !strings.HasPrefix(name, "ory_session_")) || value == "" {
 			t.Fatalf("cookie %q holds pair %q", cookie, pair)
 		}
 		for i := 0; i < len(pair); i++ {

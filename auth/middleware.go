@@ -1,6 +1,8 @@
 package auth
 
 import (
+	"errors"
+
 	"github.com/gin-gonic/gin"
 	client "github.com/ory/client-go"
 
@@ -20,7 +22,7 @@ func RequireSession(k *Checker) gin.HandlerFunc {
 		cred, err := CredentialFrom(c.Request)
 		if err != nil {
 			detail := "Send an Ory session token (Authorization: Bearer ory_st_...) or the Ory session cookie."
-			if err == ErrMalformedCredential {
+			if errors.Is(err, ErrMalformedCredential) {
 				detail = "The session credential is malformed. API keys are not session tokens."
 			}
 			problem.Abort(c, problem.Unauthorized(detail))
