@@ -338,11 +338,16 @@ func TestE2ENoSecretsInLogs(t *testing.T) {
 	svc.expect(t, 200, "GET", "/api/resource", bearer(u.SessionToken)...)
 	svc.expect(t, 200, "GET", "/api/resource", "Cookie", cookie)
 	svc.expect(t, 401, "GET", "/api/resource", bearer("ory_st_forgedforgedforged")...)
+	svc.expect(t, 200, "GET", "/api/resource", "X-Session-Token", u.SessionToken)
 	svc.expect(t, 200, "GET", "/api/me/sessions", bearer(u.SessionToken)...)
+	metrics := string(svc.expect(t, 200, "GET", "/metrics"))
 	_, cookieValue, _ := strings.Cut(cookie, "=")
 	for _, secret := range []string{u.SessionToken, cookieValue, "ory_st_forgedforgedforged"} {
 		if strings.Contains(svc.Logs.String(), secret) {
 			t.Errorf("logs contain a secret %.12s...", secret)
+		}
+		if strings.Contains(metrics, secret) {
+			t.Errorf("metrics contain a secret %.12s...", secret)
 		}
 	}
 	if !strings.Contains(svc.Logs.String(), `"route":"/api/resource"`) {
