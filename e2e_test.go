@@ -3,10 +3,11 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -22,96 +23,19 @@ import (
 
 const password = "correct-horse-battery-staple-42"
 
-// service is one running instance of the service.
-type service struct {
-	t    *testing.T
-	url  string
-	logs *lockedBuffer
-	api  *apitest.Validator
-}
-
-// startService runs the service with env on a free port until the test ends.
+// startService runs the service against k with env on a free port until the test
+// ends, at debug level, with a short Ory timeout.
 func startService(t *testing.T, k *kratostest.Kratos, env map[string]string) *service {
 	t.Helper()
-	port := unusedPort(t)
 	vars := map[string]string{
 		"ORY_SDK_URL":   k.PublicURL(),
 		"ORY_ADMIN_URL": k.AdminURL(),
-		"PORT":          fmt.Sprint(port),
 		"ORY_TIMEOUT":   "2s",
 		"LOG_LEVEL":     "debug",
 	}
-	for k, v := range env {
-		vars[k] = v
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	logs := &lockedBuffer{}
-	var runErr error
-	exited := make(chan struct{})
-	go func() {
-		defer close(exited)
-		runErr = run(ctx, func(k string) string { return vars[k] }, logs)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-exited
-		if runErr != nil {
-			t.Errorf("run returned %v", runErr)
-		}
-	})
-	s := &service{t: t, url: fmt.Sprintf("http://127.0.0.1:%d", port), logs: logs, api: apitest.New(t)}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := http.Get(s.url + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return s
-			}
-		}
-		select {
-		case <-exited:
-			t.Fatalf("run exited early: %v\n%s", runErr, logs)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("service did not become healthy: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	maps.Copy(vars, env)
+	return startRun(t, vars)
 }
-
-// call sends a request with the given headers, checks the answer against the
-// OpenAPI document, and returns the status and body.
-func (s *service) call(method, path string, headers ...string) (int, []byte, http.Header) {
-	s.t.Helper()
-	req, err := http.NewRequest(method, s.url+path, nil)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Add(headers[i], headers[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		s.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	body := s.api.CheckResponse(s.t, resp)
-	return resp.StatusCode, body, resp.Header
-}
-
-// expect is call plus a status assertion.
-func (s *service) expect(want int, method, path string, headers ...string) []byte {
-	s.t.Helper()
-	got, body, _ := s.call(method, path, headers...)
-	if got != want {
-		s.t.Fatalf("%s %s: status = %d, want %d; body: %s", method, path, got, want, body)
-	}
-	return body
-}
-
-func bearer(tok string) []string { return []string{"Authorization", "Bearer " + tok} }
 
 type resourceBody struct {
 	IdentityID string `json:"identity_id"`
@@ -130,13 +54,13 @@ func TestE2ESessions(t *testing.T) {
 	alice := k.Register(t, k.NewEmail(), password)
 
 	t.Run("token as bearer", func(t *testing.T) {
-		r := apitest.Decode[resourceBody](t, svc.expect(200, "GET", "/api/resource", bearer(alice.SessionToken)...))
+		r := apitest.Decode[resourceBody](t, svc.expect(t, 200, "GET", "/api/resource", bearer(alice.SessionToken)...))
 		if r.IdentityID != alice.IdentityID || r.SessionID != alice.SessionID || r.AAL != "aal1" {
 			t.Errorf("resource = %+v, want identity %s session %s aal1", r, alice.IdentityID, alice.SessionID)
 		}
 	})
 	t.Run("X-Session-Token", func(t *testing.T) {
-		svc.expect(200, "GET", "/api/resource", "X-Session-Token", alice.SessionToken)
+		svc.expect(t, 200, "GET", "/api/resource", "X-Session-Token", alice.SessionToken)
 	})
 	t.Run("cookie from a browser login", func(t *testing.T) {
 		email := k.NewEmail()
@@ -146,29 +70,47 @@ func TestE2ESessions(t *testing.T) {
 			t.Fatalf("browser login cookie = %q, want ory_kratos_session", cookie)
 		}
 		// Other cookies of the application ride along and must not disturb the check.
-		svc.expect(200, "GET", "/api/resource", "Cookie", "theme=dark; "+cookie+"; _ga=GA1.2")
+		svc.expect(t, 200, "GET", "/api/resource", "Cookie", "theme=dark; "+cookie+"; _ga=GA1.2")
 	})
 	t.Run("token beats a bad cookie", func(t *testing.T) {
-		svc.expect(200, "GET", "/api/resource", append(bearer(alice.SessionToken), "Cookie", "ory_kratos_session=forged")...)
+		svc.expect(t, 200, "GET", "/api/resource", append(bearer(alice.SessionToken), "Cookie", "ory_kratos_session=forged")...)
 	})
+	refused := func(t *testing.T, h []string) {
+		t.Helper()
+		_, body, hdr := svc.call(t, "GET", "/api/resource", h...)
+		p := apitest.Decode[problemBody](t, body)
+		if p.Status != 401 || p.Code != "unauthorized" || !strings.HasPrefix(hdr.Get("WWW-Authenticate"), "Bearer") {
+			t.Errorf("headers %q: problem = %+v, WWW-Authenticate %q; want 401 unauthorized", h, p, hdr.Get("WWW-Authenticate"))
+		}
+	}
 	t.Run("refused without Ory", func(t *testing.T) {
+		before := oryChecks(t, svc)
 		for _, h := range [][]string{
 			nil,
 			bearer("ory_apikey_notasession"),
 			bearer("ory_pat_notasession"),
 			{"Authorization", "Basic dXNlcjpwYXNz"},
+		} {
+			refused(t, h)
+		}
+		if after := oryChecks(t, svc); after != before {
+			t.Errorf("session checks sent to Ory = %v, want none", after-before)
+		}
+	})
+	t.Run("refused by Ory", func(t *testing.T) {
+		before := oryChecks(t, svc)
+		for _, h := range [][]string{
 			{"Cookie", "ory_kratos_session=forged"},
 			bearer("ory_st_forgedforgedforgedforgedforged"),
 		} {
-			_, body, hdr := svc.call("GET", "/api/resource", h...)
-			p := apitest.Decode[problemBody](t, body)
-			if p.Status != 401 || p.Code != "unauthorized" || !strings.HasPrefix(hdr.Get("WWW-Authenticate"), "Bearer") {
-				t.Errorf("headers %q: problem = %+v, WWW-Authenticate %q; want 401 unauthorized", h, p, hdr.Get("WWW-Authenticate"))
-			}
+			refused(t, h)
+		}
+		if after := oryChecks(t, svc); after != before+2 {
+			t.Errorf("session checks sent to Ory = %v, want 2", after-before)
 		}
 	})
 	t.Run("me", func(t *testing.T) {
-		me := apitest.Decode[map[string]any](t, svc.expect(200, "GET", "/api/me", bearer(alice.SessionToken)...))
+		me := apitest.Decode[map[string]any](t, svc.expect(t, 200, "GET", "/api/me", bearer(alice.SessionToken)...))
 		if me["id"] != alice.IdentityID {
 			t.Errorf("me.id = %v, want %s", me["id"], alice.IdentityID)
 		}
@@ -183,7 +125,7 @@ func TestE2ESessions(t *testing.T) {
 				ID      string `json:"id"`
 				Current bool   `json:"current"`
 			} `json:"sessions"`
-		}](t, svc.expect(200, "GET", "/api/me/sessions", bearer(alice.SessionToken)...))
+		}](t, svc.expect(t, 200, "GET", "/api/me/sessions", bearer(alice.SessionToken)...))
 		seen := map[string]bool{}
 		for _, s := range list.Sessions {
 			seen[s.ID] = s.Current
@@ -195,6 +137,23 @@ func TestE2ESessions(t *testing.T) {
 			t.Errorf("sessions %v: want %s listed, not current", seen, second.SessionID)
 		}
 	})
+}
+
+// oryChecks is the number of session checks the service has sent to Ory, from its
+// metrics.
+func oryChecks(t *testing.T, svc *service) float64 {
+	t.Helper()
+	var n float64
+	for line := range strings.SplitSeq(string(svc.expect(t, 200, "GET", "/metrics")), "\n") {
+		if name, v, ok := strings.Cut(line, " "); ok && strings.HasPrefix(name, "ory_session_checks_seconds_count{") {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("metrics line %q: %v", line, err)
+			}
+			n += f
+		}
+	}
+	return n
 }
 
 // emailOf reads the identity's email through the Admin API.
@@ -219,47 +178,47 @@ func TestE2ERevocation(t *testing.T) {
 	a3 := k.Login(t, email, password)
 	bob := k.Register(t, k.NewEmail(), password)
 	for _, tok := range []string{a1.SessionToken, a2.SessionToken, a3.SessionToken, bob.SessionToken} {
-		cached.expect(200, "GET", "/api/resource", bearer(tok)...) // now cached for an hour
+		cached.expect(t, 200, "GET", "/api/resource", bearer(tok)...) // now cached for an hour
 	}
 
 	t.Run("another identity's session is 404 and survives", func(t *testing.T) {
-		p := apitest.Decode[problemBody](t, cached.expect(404, "DELETE", "/api/me/sessions/"+a2.SessionID, bearer(bob.SessionToken)...))
+		p := apitest.Decode[problemBody](t, cached.expect(t, 404, "DELETE", "/api/me/sessions/"+a2.SessionID, bearer(bob.SessionToken)...))
 		if p.Code != "not_found" {
 			t.Errorf("code = %q, want not_found", p.Code)
 		}
-		uncached.expect(200, "GET", "/api/resource", bearer(a2.SessionToken)...)
+		uncached.expect(t, 200, "GET", "/api/resource", bearer(a2.SessionToken)...)
 	})
 	t.Run("unknown and invalid ids", func(t *testing.T) {
-		cached.expect(404, "DELETE", "/api/me/sessions/00000000-0000-4000-8000-000000000000", bearer(a1.SessionToken)...)
-		cached.expect(400, "DELETE", "/api/me/sessions/not-a-uuid", bearer(a1.SessionToken)...)
+		cached.expect(t, 404, "DELETE", "/api/me/sessions/00000000-0000-4000-8000-000000000000", bearer(a1.SessionToken)...)
+		cached.expect(t, 400, "DELETE", "/api/me/sessions/not-a-uuid", bearer(a1.SessionToken)...)
 	})
 	t.Run("own session revoked is refused on the next request, even cached", func(t *testing.T) {
-		cached.expect(204, "DELETE", "/api/me/sessions/"+a2.SessionID, bearer(a1.SessionToken)...)
-		cached.expect(401, "GET", "/api/resource", bearer(a2.SessionToken)...)
-		uncached.expect(401, "GET", "/api/resource", bearer(a2.SessionToken)...)
-		cached.expect(200, "GET", "/api/resource", bearer(a1.SessionToken)...)
+		cached.expect(t, 204, "DELETE", "/api/me/sessions/"+a2.SessionID, bearer(a1.SessionToken)...)
+		cached.expect(t, 401, "GET", "/api/resource", bearer(a2.SessionToken)...)
+		uncached.expect(t, 401, "GET", "/api/resource", bearer(a2.SessionToken)...)
+		cached.expect(t, 200, "GET", "/api/resource", bearer(a1.SessionToken)...)
 	})
 	t.Run("sign out everywhere else", func(t *testing.T) {
 		a4 := k.Login(t, email, password)
-		cached.expect(200, "GET", "/api/resource", bearer(a4.SessionToken)...)
+		cached.expect(t, 200, "GET", "/api/resource", bearer(a4.SessionToken)...)
 		out := apitest.Decode[struct {
 			Revoked []string `json:"revoked"`
-		}](t, cached.expect(200, "DELETE", "/api/me/sessions", bearer(a1.SessionToken)...))
+		}](t, cached.expect(t, 200, "DELETE", "/api/me/sessions", bearer(a1.SessionToken)...))
 		got := strings.Join(out.Revoked, ",")
 		if !strings.Contains(got, a3.SessionID) || !strings.Contains(got, a4.SessionID) || strings.Contains(got, a1.SessionID) {
 			t.Errorf("revoked = %v, want %s and %s but not the current %s", out.Revoked, a3.SessionID, a4.SessionID, a1.SessionID)
 		}
 		for _, tok := range []string{a3.SessionToken, a4.SessionToken} {
-			cached.expect(401, "GET", "/api/resource", bearer(tok)...)
+			cached.expect(t, 401, "GET", "/api/resource", bearer(tok)...)
 		}
-		cached.expect(200, "GET", "/api/resource", bearer(a1.SessionToken)...)
-		cached.expect(200, "GET", "/api/resource", bearer(bob.SessionToken)...)
+		cached.expect(t, 200, "GET", "/api/resource", bearer(a1.SessionToken)...)
+		cached.expect(t, 200, "GET", "/api/resource", bearer(bob.SessionToken)...)
 	})
 	t.Run("revoked in Ory directly: seen at once without the cache", func(t *testing.T) {
 		c := k.Register(t, k.NewEmail(), password)
-		uncached.expect(200, "GET", "/api/resource", bearer(c.SessionToken)...)
+		uncached.expect(t, 200, "GET", "/api/resource", bearer(c.SessionToken)...)
 		k.RevokeSession(t, c.SessionID)
-		uncached.expect(401, "GET", "/api/resource", bearer(c.SessionToken)...)
+		uncached.expect(t, 401, "GET", "/api/resource", bearer(c.SessionToken)...)
 	})
 }
 
@@ -271,11 +230,11 @@ func TestE2EAdmin(t *testing.T) {
 	admin := k.Register(t, adminEmail, password)
 	k.Register(t, k.NewEmail(), password)
 
-	p := apitest.Decode[problemBody](t, svc.expect(403, "GET", "/api/admin/identities", bearer(user.SessionToken)...))
+	p := apitest.Decode[problemBody](t, svc.expect(t, 403, "GET", "/api/admin/identities", bearer(user.SessionToken)...))
 	if p.Code != "forbidden" {
 		t.Errorf("code = %q, want forbidden", p.Code)
 	}
-	svc.expect(401, "GET", "/api/admin/identities")
+	svc.expect(t, 401, "GET", "/api/admin/identities")
 
 	// The role lives in metadata_public, which only the Admin API can write. A new
 	// session carries it (a cached one keeps its old view until the cache expires).
@@ -294,7 +253,7 @@ func TestE2EAdmin(t *testing.T) {
 		if pages > 10 {
 			t.Fatal("pagination does not end")
 		}
-		pg := apitest.Decode[page](t, svc.expect(200, "GET", path, bearer(admin.SessionToken)...))
+		pg := apitest.Decode[page](t, svc.expect(t, 200, "GET", path, bearer(admin.SessionToken)...))
 		if len(pg.Identities) > 1 {
 			t.Fatalf("page_size=1 gave %d identities", len(pg.Identities))
 		}
@@ -310,37 +269,37 @@ func TestE2EAdmin(t *testing.T) {
 		t.Errorf("identities over all pages = %v, want the 3 registered", seen)
 	}
 	for _, q := range []string{"page_size=0", "page_size=501", "page_size=abc", "page_token=%00"} {
-		svc.expect(400, "GET", "/api/admin/identities?"+q, bearer(admin.SessionToken)...)
+		svc.expect(t, 400, "GET", "/api/admin/identities?"+q, bearer(admin.SessionToken)...)
 	}
-	svc.expect(400, "GET", "/api/admin/identities?page_token=bogus", bearer(admin.SessionToken)...)
+	svc.expect(t, 400, "GET", "/api/admin/identities?page_token=bogus", bearer(admin.SessionToken)...)
 }
 
 func TestE2EOryOutage(t *testing.T) {
 	k := kratostest.Start(t, kratostest.WithSQLite(), kratostest.WithEnv("HASHERS_BCRYPT_COST=4"))
 	svc := startService(t, k, map[string]string{"SESSION_CACHE_TTL": "0", "ORY_TIMEOUT": "1s"})
 	u := k.Register(t, k.NewEmail(), password)
-	svc.expect(200, "GET", "/api/resource", bearer(u.SessionToken)...)
-	svc.expect(200, "GET", "/readyz")
+	svc.expect(t, 200, "GET", "/api/resource", bearer(u.SessionToken)...)
+	svc.expect(t, 200, "GET", "/readyz")
 
 	k.Stop()
 	start := time.Now()
-	p := apitest.Decode[problemBody](t, svc.expect(503, "GET", "/api/resource", bearer(u.SessionToken)...))
+	p := apitest.Decode[problemBody](t, svc.expect(t, 503, "GET", "/api/resource", bearer(u.SessionToken)...))
 	if took := time.Since(start); took > time.Second {
 		t.Errorf("503 took %s with Kratos down, want under 1s", took)
 	}
 	if p.Code != "ory_unavailable" {
 		t.Errorf("code = %q, want ory_unavailable", p.Code)
 	}
-	svc.expect(503, "GET", "/api/me", bearer(u.SessionToken)...)
-	ready := apitest.Decode[map[string]any](t, svc.expect(503, "GET", "/readyz"))
+	svc.expect(t, 503, "GET", "/api/me", bearer(u.SessionToken)...)
+	ready := apitest.Decode[map[string]any](t, svc.expect(t, 503, "GET", "/readyz"))
 	if checks, _ := ready["checks"].(map[string]any); checks["ory_public"] != "unavailable" || checks["ory_admin"] != "unavailable" {
 		t.Errorf("readyz checks = %v, want both unavailable", ready["checks"])
 	}
-	svc.expect(200, "GET", "/healthz")
+	svc.expect(t, 200, "GET", "/healthz")
 
 	k.Restart()
-	svc.expect(200, "GET", "/readyz")
-	svc.expect(200, "GET", "/api/resource", bearer(u.SessionToken)...)
+	svc.expect(t, 200, "GET", "/readyz")
+	svc.expect(t, 200, "GET", "/api/resource", bearer(u.SessionToken)...)
 }
 
 func TestE2ESessionJWT(t *testing.T) {
@@ -355,17 +314,17 @@ func TestE2ESessionJWT(t *testing.T) {
 	if err != nil || s.Tokenized == "" {
 		t.Fatalf("whoami tokenize_as: %v (token %q)", err, s.Tokenized)
 	}
-	r := apitest.Decode[resourceBody](t, svc.expect(200, "GET", "/api/resource", bearer(s.Tokenized)...))
+	r := apitest.Decode[resourceBody](t, svc.expect(t, 200, "GET", "/api/resource", bearer(s.Tokenized)...))
 	if r.IdentityID != u.IdentityID || r.SessionID != u.SessionID {
 		t.Errorf("resource = %+v, want identity %s session %s", r, u.IdentityID, u.SessionID)
 	}
 	// Verified locally: Kratos down changes nothing for JWTs, and ory_st_ tokens
 	// still go to Kratos (and so fail closed).
 	k.Stop()
-	svc.expect(200, "GET", "/api/resource", bearer(s.Tokenized)...)
-	svc.expect(503, "GET", "/api/resource", bearer(u.SessionToken)...)
+	svc.expect(t, 200, "GET", "/api/resource", bearer(s.Tokenized)...)
+	svc.expect(t, 503, "GET", "/api/resource", bearer(u.SessionToken)...)
 	tampered := s.Tokenized[:len(s.Tokenized)-4] + "AAAA"
-	svc.expect(401, "GET", "/api/resource", bearer(tampered)...)
+	svc.expect(t, 401, "GET", "/api/resource", bearer(tampered)...)
 }
 
 // TestE2ENoSecretsInLogs runs last over the logs of a busy service: no token,
@@ -376,18 +335,23 @@ func TestE2ENoSecretsInLogs(t *testing.T) {
 	email := k.NewEmail()
 	u := k.Register(t, email, password)
 	cookie := k.BrowserLogin(t, email, password)
-	svc.expect(200, "GET", "/api/resource", bearer(u.SessionToken)...)
-	svc.expect(200, "GET", "/api/resource", "Cookie", cookie)
-	svc.expect(401, "GET", "/api/resource", bearer("ory_st_forgedforgedforged")...)
-	svc.expect(200, "GET", "/api/me/sessions", bearer(u.SessionToken)...)
+	svc.expect(t, 200, "GET", "/api/resource", bearer(u.SessionToken)...)
+	svc.expect(t, 200, "GET", "/api/resource", "Cookie", cookie)
+	svc.expect(t, 401, "GET", "/api/resource", bearer("ory_st_forgedforgedforged")...)
+	svc.expect(t, 200, "GET", "/api/resource", "X-Session-Token", u.SessionToken)
+	svc.expect(t, 200, "GET", "/api/me/sessions", bearer(u.SessionToken)...)
+	metrics := string(svc.expect(t, 200, "GET", "/metrics"))
 	_, cookieValue, _ := strings.Cut(cookie, "=")
 	for _, secret := range []string{u.SessionToken, cookieValue, "ory_st_forgedforgedforged"} {
-		if strings.Contains(svc.logs.String(), secret) {
+		if strings.Contains(svc.Logs.String(), secret) {
 			t.Errorf("logs contain a secret %.12s...", secret)
 		}
+		if strings.Contains(metrics, secret) {
+			t.Errorf("metrics contain a secret %.12s...", secret)
+		}
 	}
-	if !strings.Contains(svc.logs.String(), `"route":"/api/resource"`) {
-		t.Errorf("logs miss request lines:\n%s", svc.logs)
+	if !strings.Contains(svc.Logs.String(), `"route":"/api/resource"`) {
+		t.Errorf("logs miss request lines:\n%s", svc.Logs)
 	}
 }
 
@@ -427,8 +391,8 @@ func TestE2EOryRestartUnderLoad(t *testing.T) {
 			if c.valid {
 				want = 200
 			}
-			svc.expect(want, "GET", "/api/resource", c.header...)
-			cached.expect(want, "GET", "/api/resource", c.header...)
+			svc.expect(t, want, "GET", "/api/resource", c.header...)
+			cached.expect(t, want, "GET", "/api/resource", c.header...)
 		}
 	}
 	expectAll()
@@ -453,7 +417,7 @@ func TestE2EOryRestartUnderLoad(t *testing.T) {
 				default:
 				}
 				c := creds[i%len(creds)]
-				req, _ := http.NewRequest("GET", svc.url+"/api/resource", nil)
+				req, _ := http.NewRequest("GET", svc.URL+"/api/resource", nil)
 				req.Header.Set(c.header[0], c.header[1])
 				resp, err := hc.Do(req)
 				kind := map[bool]string{true: "valid", false: "invalid"}[c.valid]
@@ -479,10 +443,10 @@ func TestE2EOryRestartUnderLoad(t *testing.T) {
 	k.Stop()
 	time.Sleep(1500 * time.Millisecond)
 	// Kratos is down: cached sessions pass, the Admin API refuses connections (503).
-	cached.expect(200, "GET", "/api/resource", creds[0].header...)
-	cached.expect(503, "GET", "/api/me", creds[0].header...)
-	cached.expect(503, "GET", "/api/me/sessions", creds[3].header...)
-	cached.expect(401, "GET", "/api/resource", creds[4].header...) // refusal cached, never 200
+	cached.expect(t, 200, "GET", "/api/resource", creds[0].header...)
+	cached.expect(t, 503, "GET", "/api/me", creds[0].header...)
+	cached.expect(t, 503, "GET", "/api/me/sessions", creds[3].header...)
+	cached.expect(t, 401, "GET", "/api/resource", creds[4].header...) // refusal cached, never 200
 	k.Restart()
 	time.Sleep(1500 * time.Millisecond)
 	k.Stop()
@@ -500,9 +464,9 @@ func TestE2EOryRestartUnderLoad(t *testing.T) {
 	}
 	// Recovered: every credential answers as before, on both services.
 	expectAll()
-	svc.expect(200, "GET", "/api/me", creds[0].header...)
-	cached.expect(200, "GET", "/api/me", creds[0].header...)
-	svc.expect(200, "GET", "/readyz")
+	svc.expect(t, 200, "GET", "/api/me", creds[0].header...)
+	cached.expect(t, 200, "GET", "/api/me", creds[0].header...)
+	svc.expect(t, 200, "GET", "/readyz")
 }
 
 // TestE2EOryHangs freezes Kratos: connections are accepted but never answered. Every
@@ -511,7 +475,7 @@ func TestE2EOryHangs(t *testing.T) {
 	k := kratostest.Start(t, kratostest.WithEnv("HASHERS_BCRYPT_COST=4"))
 	svc := startService(t, k, map[string]string{"SESSION_CACHE_TTL": "0", "ORY_TIMEOUT": "500ms"})
 	u := k.Register(t, k.NewEmail(), password)
-	svc.expect(200, "GET", "/api/resource", bearer(u.SessionToken)...)
+	svc.expect(t, 200, "GET", "/api/resource", bearer(u.SessionToken)...)
 
 	k.Freeze()
 	thawed := false
@@ -522,7 +486,7 @@ func TestE2EOryHangs(t *testing.T) {
 	}()
 	for _, path := range []string{"/api/resource", "/api/me"} {
 		start := time.Now()
-		p := apitest.Decode[problemBody](t, svc.expect(503, "GET", path, bearer(u.SessionToken)...))
+		p := apitest.Decode[problemBody](t, svc.expect(t, 503, "GET", path, bearer(u.SessionToken)...))
 		if took := time.Since(start); took < 400*time.Millisecond || took > 2*time.Second {
 			t.Errorf("%s with Kratos hung answered after %s, want about ORY_TIMEOUT (500ms)", path, took)
 		}
@@ -530,11 +494,11 @@ func TestE2EOryHangs(t *testing.T) {
 			t.Errorf("%s: code = %q, want ory_unavailable", path, p.Code)
 		}
 	}
-	svc.expect(503, "GET", "/readyz")
-	svc.expect(200, "GET", "/healthz")
+	svc.expect(t, 503, "GET", "/readyz")
+	svc.expect(t, 200, "GET", "/healthz")
 
 	k.Thaw()
 	thawed = true
-	svc.expect(200, "GET", "/api/resource", bearer(u.SessionToken)...)
-	svc.expect(200, "GET", "/readyz")
+	svc.expect(t, 200, "GET", "/api/resource", bearer(u.SessionToken)...)
+	svc.expect(t, 200, "GET", "/readyz")
 }

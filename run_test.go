@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,57 +15,64 @@ import (
 	"time"
 
 	"github.com/example/ory-gin-starter/dev/orytest"
+	"github.com/example/ory-gin-starter/dev/servicetest"
 )
 
-// runningService is the service started through run on a free port.
-type runningService struct {
-	base   string
-	addr   string
-	logs   *lockedBuffer
-	hc     *http.Client
-	done   chan error // receives run's result
-	cancel context.CancelFunc
+func TestRun(t *testing.T) {
+	fake := orytest.New(t, orytest.WithAPIKey(unitKey))
+	identity := fake.AddIdentity("run@example.com")
+	tok := fake.AddSession(identity)
+	svc := startRun(t, map[string]string{
+		"ORY_SDK_URL":       fake.URL,
+		"ORY_ADMIN_URL":     fake.URL,
+		"ORY_API_KEY":       unitKey,
+		"SESSION_CACHE_TTL": "30s",
+		"ORY_TIMEOUT":       "2s",
+		"LOG_LEVEL":         "debug",
+		"SHUTDOWN_TIMEOUT":  "5s",
+	})
+
+	for range 2 {
+		body := svc.expect(t, http.StatusOK, http.MethodGet, "/api/resource", bearer(tok)...)
+		if !strings.Contains(string(body), identity) {
+			t.Fatalf("GET /api/resource: body %s, want identity %s", body, identity)
+		}
+	}
+	if n := fake.WhoamiCalls(); n != 1 {
+		t.Errorf("whoami calls = %d, want 1 (second request cached)", n)
+	}
+
+	if err := svc.Stop(10 * time.Second); err != nil {
+		t.Errorf("run() = %v, want nil after a graceful shutdown", err)
+	}
+
+	out := svc.Logs.String()
+	for _, secret := range []string{tok, unitKey} {
+		if strings.Contains(out, secret) {
+			t.Errorf("logs contain the secret %.12s...", secret)
+		}
+	}
+	for _, want := range []string{`"msg":"listening"`, `"msg":"request"`, `"msg":"stopped"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("logs lack %s:\n%s", want, out)
+		}
+	}
+	for line := range strings.SplitSeq(strings.TrimSpace(out), "\n") {
+		if !strings.HasPrefix(line, "{") {
+			t.Errorf("log line is not JSON: %s", line)
+		}
+	}
 }
 
-// startRun runs the service with env (PORT is set here) and waits for /healthz.
-// The test's cleanup cancels it if the test did not.
-func startRun(t *testing.T, env map[string]string) *runningService {
-	t.Helper()
-	port := unusedPort(t)
-	vars := map[string]string{"PORT": fmt.Sprint(port)}
-	for k, v := range env {
-		vars[k] = v
+func TestRunRejectsBadConfig(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	err := run(t.Context(), envOf(map[string]string{"PORT": "nope"}), &out)
+	if err == nil || !strings.Contains(err.Error(), "PORT") {
+		t.Errorf("run() = %v, want an error naming PORT", err)
 	}
-	s := &runningService{
-		addr: fmt.Sprintf("127.0.0.1:%d", port),
-		logs: &lockedBuffer{},
-		hc:   &http.Client{Timeout: 10 * time.Second},
-		done: make(chan error, 1),
-	}
-	s.base = "http://" + s.addr
-	ctx, cancel := context.WithCancel(context.Background())
-	s.cancel = cancel
-	go func() { s.done <- run(ctx, envOf(vars), s.logs) }()
-	t.Cleanup(cancel)
-
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := s.hc.Get(s.base + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return s
-			}
-		}
-		select {
-		case err := <-s.done:
-			t.Fatalf("run returned before serving: %v\nlogs: %s", err, s.logs)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/healthz not ready: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
+	if out.Len() != 0 {
+		t.Errorf("run wrote %q before failing", out.String())
 	}
 }
 
@@ -74,12 +82,12 @@ type callResult struct {
 }
 
 // slowCalls starts one GET /api/resource per token, each on its own connection.
-func (s *runningService) slowCalls(tokens []string) chan callResult {
+func (s *service) slowCalls(tokens []string) chan callResult {
 	out := make(chan callResult, len(tokens))
 	for _, tok := range tokens {
 		go func() {
 			hc := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-			req, _ := http.NewRequest(http.MethodGet, s.base+"/api/resource", nil)
+			req, _ := http.NewRequest(http.MethodGet, s.URL+"/api/resource", nil)
 			req.Header.Set("Authorization", "Bearer "+tok)
 			resp, err := hc.Do(req)
 			if err != nil {
@@ -127,12 +135,12 @@ func TestRunGracefulShutdownUnderLoad(t *testing.T) {
 	results := svc.slowCalls(tokens)
 	waitInFlight(t, fake, n)
 	start := time.Now()
-	svc.cancel()
+	svc.Cancel()
 
 	// The listener closes at once; the in-flight requests are still waiting on Ory.
 	refusedAfter := time.Duration(-1)
 	for time.Since(start) < oryDelay/2 {
-		c, err := net.DialTimeout("tcp", svc.addr, 100*time.Millisecond)
+		c, err := net.DialTimeout("tcp", svc.Addr, 100*time.Millisecond)
 		if err != nil {
 			refusedAfter = time.Since(start)
 			break
@@ -153,23 +161,17 @@ func TestRunGracefulShutdownUnderLoad(t *testing.T) {
 			t.Errorf("in-flight request: status %d, error %v; want 200", r.status, r.err)
 		}
 	}
-	select {
-	case err := <-svc.done:
-		if err != nil {
-			t.Errorf("run() = %v, want nil", err)
-		}
-		if took := time.Since(start); took > shutdownWait {
-			t.Errorf("run returned %s after cancel, past SHUTDOWN_TIMEOUT %s", took, shutdownWait)
-		}
-	case <-time.After(shutdownWait + 2*time.Second):
-		t.Fatal("run did not return within SHUTDOWN_TIMEOUT")
+	if err := svc.Wait(shutdownWait + 2*time.Second); err != nil {
+		t.Errorf("run() = %v, want nil within SHUTDOWN_TIMEOUT", err)
+	} else if took := time.Since(start); took > shutdownWait {
+		t.Errorf("run returned %s after cancel, past SHUTDOWN_TIMEOUT %s", took, shutdownWait)
 	}
-	if _, err := svc.hc.Get(svc.base + "/healthz"); err == nil {
+	if _, err := svc.Client.Get(svc.URL + "/healthz"); err == nil {
 		t.Error("the service still answers after run returned")
 	}
 	t.Logf("connections refused %s after cancel; run returned after %s", refusedAfter, time.Since(start))
-	if !strings.Contains(svc.logs.String(), `"msg":"stopped"`) {
-		t.Errorf("no stopped line:\n%s", svc.logs)
+	if !strings.Contains(svc.Logs.String(), `"msg":"stopped"`) {
+		t.Errorf("no stopped line:\n%s", svc.Logs)
 	}
 }
 
@@ -189,17 +191,15 @@ func TestRunShutdownDeadline(t *testing.T) {
 	results := svc.slowCalls(tokens)
 	waitInFlight(t, fake, int64(len(tokens)))
 	start := time.Now()
-	svc.cancel()
-	select {
-	case err := <-svc.done:
-		if err == nil || !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "shutdown") {
-			t.Errorf("run() = %v, want a shutdown deadline error", err)
-		}
-		if took := time.Since(start); took > wait+time.Second {
-			t.Errorf("run returned %s after cancel, want about %s", took, wait)
-		}
-	case <-time.After(3 * time.Second):
+	err := svc.Stop(3 * time.Second)
+	if errors.Is(err, servicetest.ErrStillRunning) {
 		t.Fatal("run hangs past SHUTDOWN_TIMEOUT")
+	}
+	if err == nil || !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "shutdown") {
+		t.Errorf("run() = %v, want a shutdown deadline error", err)
+	}
+	if took := time.Since(start); took > wait+time.Second {
+		t.Errorf("run returned %s after cancel, want about %s", took, wait)
 	}
 	// The dropped requests end now, not when Ory answers.
 	for range tokens {
@@ -216,10 +216,14 @@ func TestRunShutdownDeadline(t *testing.T) {
 
 // TestRunNoSecretsAnywhere runs every kind of request, error and Ory fault through
 // run at debug level with an API key configured: no token, cookie value or the key
-// may appear in any log line, response header or body, and the config dump masks
-// the key.
+// may appear in any log line, response header or body, or the metrics, and the config
+// dump masks the key. Under each fault, every credential form (Bearer,
+// X-Session-Token, cookie, and the API key sent as a session token) gets the status
+// the fault calls for, and a hung Ory answers 503 after ORY_TIMEOUT, not before and
+// not much later: run must hand the timeout to the session check and the Admin API.
 func TestRunNoSecretsAnywhere(t *testing.T) {
 	t.Parallel()
+	const oryTimeout = 400 * time.Millisecond
 	fake := orytest.New(t, orytest.WithAPIKey(unitKey))
 	adminID := fake.AddIdentity("admin@example.com")
 	fake.SetRole(adminID, "admin")
@@ -237,84 +241,144 @@ func TestRunNoSecretsAnywhere(t *testing.T) {
 	secrets := []string{unitKey, adminTok, spare, userTok, userSpare, forged, forgedCookie, appCookie, pat}
 	svc := startRun(t, map[string]string{
 		"ORY_SDK_URL": fake.URL, "ORY_ADMIN_URL": fake.URL, "ORY_API_KEY": unitKey,
-		"LOG_LEVEL": "debug", "ORY_TIMEOUT": "300ms", "SESSION_CACHE_TTL": "1m",
-		"CORS_ALLOWED_ORIGINS": "https://app.example.com",
+		"LOG_LEVEL": "debug", "ORY_TIMEOUT": oryTimeout.String(), "SESSION_CACHE_TTL": "1m",
+		"CORS_ALLOWED_ORIGINS": "https://app.example.com", "SHUTDOWN_TIMEOUT": "2s",
 	})
 
 	var mu sync.Mutex
 	var seen strings.Builder // every response: status line, headers, body
-	call := func(method, path string, headers ...string) int {
-		t.Helper()
-		req, _ := http.NewRequest(method, svc.base+path, nil)
-		for i := 0; i+1 < len(headers); i += 2 {
-			req.Header.Add(headers[i], headers[i+1])
-		}
-		resp, err := svc.hc.Do(req)
-		if err != nil {
-			t.Fatalf("%s %s: %v", method, path, err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
+	record := func(status int, h http.Header, body []byte) {
 		mu.Lock()
 		defer mu.Unlock()
-		fmt.Fprintf(&seen, "%d\n", resp.StatusCode) // not the request: it holds the secrets
-		_ = resp.Header.Write(&seen)
+		fmt.Fprintf(&seen, "%d\n", status) // not the request: it holds the secrets
+		_ = h.Write(&seen)
 		seen.Write(body)
-		return resp.StatusCode
 	}
-	bearer := func(tok string) []string { return []string{"Authorization", "Bearer " + tok} }
-	expect := func(want int, method, path string, headers ...string) {
+	call := func(t testing.TB, method, path string, headers ...string) int {
 		t.Helper()
-		if got := call(method, path, headers...); got != want {
+		status, body, h := svc.call(t, method, path, headers...)
+		record(status, h, body)
+		return status
+	}
+	expect := func(t testing.TB, want int, method, path string, headers ...string) {
+		t.Helper()
+		if got := call(t, method, path, headers...); got != want {
 			t.Errorf("%s %s: status = %d, want %d", method, path, got, want)
 		}
 	}
+	cookie := func(tok string) []string {
+		return []string{"Cookie", "app=" + appCookie + "; ory_kratos_session=" + tok}
+	}
 
 	// Every route and credential form.
-	expect(200, "GET", "/healthz")
-	expect(200, "GET", "/readyz")
-	expect(200, "GET", "/api/resource", bearer(userTok)...)
-	expect(200, "GET", "/api/resource", "X-Session-Token", adminTok)
-	expect(200, "GET", "/api/resource", "Cookie", "app="+appCookie+"; ory_kratos_session="+userTok)
-	expect(200, "GET", "/api/me", bearer(userTok)...)
-	expect(200, "GET", "/api/me/sessions?page_size=1", bearer(userTok)...)
-	expect(200, "GET", "/api/admin/identities", bearer(adminTok)...)
-	expect(403, "GET", "/api/admin/identities", bearer(userTok)...)
-	expect(204, "DELETE", "/api/me/sessions/"+fake.SessionID(userSpare), bearer(userTok)...)
-	expect(200, "DELETE", "/api/me/sessions", bearer(adminTok)...)
-	expect(401, "GET", "/api/resource", bearer(spare)...) // just revoked
-	expect(204, "OPTIONS", "/api/resource", "Origin", "https://app.example.com", "Access-Control-Request-Method", "GET")
+	expect(t, 200, "GET", "/healthz")
+	expect(t, 200, "GET", "/readyz")
+	expect(t, 200, "GET", "/api/resource", bearer(userTok)...)
+	expect(t, 200, "GET", "/api/resource", "X-Session-Token", adminTok)
+	expect(t, 200, "GET", "/api/resource", cookie(userTok)...)
+	expect(t, 200, "GET", "/api/me", bearer(userTok)...)
+	expect(t, 200, "GET", "/api/me/sessions?page_size=1", bearer(userTok)...)
+	expect(t, 200, "GET", "/api/admin/identities", bearer(adminTok)...)
+	expect(t, 403, "GET", "/api/admin/identities", bearer(userTok)...)
+	expect(t, 204, "DELETE", "/api/me/sessions/"+fake.SessionID(userSpare), bearer(userTok)...)
+	expect(t, 200, "DELETE", "/api/me/sessions", bearer(adminTok)...)
+	expect(t, 401, "GET", "/api/resource", bearer(spare)...) // just revoked
+	// A preflight is not in openapi.yaml (browsers send it, not API clients).
+	preflight, _ := http.NewRequestWithContext(t.Context(), http.MethodOptions, svc.URL+"/api/resource", nil)
+	preflight.Header.Set("Origin", "https://app.example.com")
+	preflight.Header.Set("Access-Control-Request-Method", "GET")
+	if resp, err := svc.Client.Do(preflight); err != nil {
+		t.Errorf("preflight: %v", err)
+	} else {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		record(resp.StatusCode, resp.Header, body)
+		if resp.StatusCode != http.StatusNoContent {
+			t.Errorf("preflight: status = %d, want %d", resp.StatusCode, http.StatusNoContent)
+		}
+	}
 	// Refusals and errors.
-	expect(401, "GET", "/api/resource", bearer(forged)...)
-	expect(401, "GET", "/api/resource", "Cookie", "ory_kratos_session="+forgedCookie)
-	expect(401, "GET", "/api/resource", bearer(unitKey)...)
-	expect(401, "GET", "/api/resource", "X-Session-Token", pat)
-	expect(401, "GET", "/api/resource", "Authorization", "Basic "+forged)
-	expect(401, "GET", "/api/resource", "X-Session-Token", forged+"\u00e9")
-	expect(400, "GET", "/api/me/sessions?page_token="+forged, bearer(userTok)...)
-	expect(404, "GET", "/api/nope", bearer(userTok)...)
-	expect(405, "POST", "/api/resource", bearer(userTok)...)
-	// Ory faults, on the session check (cache off for those: new tokens) and the Admin API.
-	for _, f := range []orytest.Fault{
-		orytest.OnWhoami(orytest.Status(500)), orytest.OnWhoami(fake.Hang()), orytest.OnWhoami(orytest.RateLimited("")),
-		orytest.OnWhoami(orytest.Malformed()), orytest.OnWhoami(orytest.InactiveSession()),
-		orytest.OnAdmin(orytest.Status(401)), orytest.OnAdmin(orytest.BadGateway()), orytest.OnAdmin(fake.Hang()),
-	} {
-		fake.SetFault(f)
-		fresh := fake.AddSession(userID)
-		secrets = append(secrets, fresh)
-		call("GET", "/api/me", bearer(fresh)...)
-		call("GET", "/api/resource", "Cookie", "ory_kratos_session="+forgedCookie+"x")
-		call("GET", "/readyz")
+	expect(t, 401, "GET", "/api/resource", bearer(forged)...)
+	expect(t, 401, "GET", "/api/resource", "Cookie", "ory_kratos_session="+forgedCookie)
+	expect(t, 401, "GET", "/api/resource", bearer(unitKey)...)
+	expect(t, 401, "GET", "/api/resource", "X-Session-Token", unitKey)
+	expect(t, 401, "GET", "/api/resource", "X-Session-Token", pat)
+	expect(t, 401, "GET", "/api/resource", "Authorization", "Basic "+forged)
+	expect(t, 401, "GET", "/api/resource", "X-Session-Token", forged+"\u00e9")
+	expect(t, 400, "GET", "/api/me/sessions?page_token="+forged, bearer(userTok)...)
+	expect(t, 404, "GET", "/api/nope", bearer(userTok)...)
+	expect(t, 405, "POST", "/api/resource", bearer(userTok)...)
+
+	// Ory faults, on the session check and on the Admin API. Each credential is a new
+	// session, so the cache (on here) answers nothing the fault should.
+	faults := []struct {
+		name    string
+		fault   orytest.Fault
+		session int  // status of GET /api/resource: the session check only
+		admin   int  // status of GET /api/me: the session check, then the Admin API
+		hangs   bool // Ory never answers: the 503 comes after ORY_TIMEOUT
+	}{
+		{"whoami 500", orytest.OnWhoami(orytest.Status(500)), 503, 503, false},
+		{"whoami hangs", orytest.OnWhoami(fake.Hang()), 503, 503, true},
+		{"whoami 429", orytest.OnWhoami(orytest.RateLimited("")), 429, 429, false},
+		{"whoami malformed", orytest.OnWhoami(orytest.Malformed()), 503, 503, false},
+		{"whoami inactive session", orytest.OnWhoami(orytest.InactiveSession()), 401, 401, false},
+		{"admin rejects the key", orytest.OnAdmin(orytest.Status(401)), 200, 503, false},
+		{"admin 502", orytest.OnAdmin(orytest.BadGateway()), 200, 503, false},
+		{"admin hangs", orytest.OnAdmin(fake.Hang()), 200, 503, true},
+	}
+	fiveHundreds := 0
+	for _, f := range faults {
+		t.Run(f.name, func(t *testing.T) {
+			fake.SetFault(f.fault)
+			defer fake.SetFault(nil)
+			creds := map[string]func(string) []string{
+				"Bearer":          bearer,
+				"X-Session-Token": func(tok string) []string { return []string{"X-Session-Token", tok} },
+				"cookie":          cookie,
+			}
+			for form, cred := range creds {
+				fresh := fake.AddSession(userID)
+				secrets = append(secrets, fresh)
+				for _, r := range []struct {
+					path string
+					want int
+				}{{"/api/resource", f.session}, {"/api/me", f.admin}} {
+					start := time.Now()
+					got := call(t, "GET", r.path, cred(fresh)...)
+					took := time.Since(start)
+					if got != r.want {
+						t.Errorf("%s %s: status = %d, want %d", form, r.path, got, r.want)
+					}
+					if got >= 500 {
+						fiveHundreds++
+					}
+					// Only the calls that reach the hung side wait; the others answer at once.
+					waits := f.hangs && got == http.StatusServiceUnavailable
+					if waits && (took < oryTimeout || took > oryTimeout+2*time.Second) {
+						t.Errorf("%s %s: a hung Ory answered after %s, want about ORY_TIMEOUT (%s)", form, r.path, took, oryTimeout)
+					}
+				}
+			}
+			// The API key, sent as a session token, is refused without asking Ory.
+			for _, h := range [][]string{bearer(unitKey), {"X-Session-Token", unitKey}, {"X-Session-Token", pat}} {
+				expect(t, 401, "GET", "/api/me", h...)
+			}
+			if got := call(t, "GET", "/api/resource", "Cookie", "ory_kratos_session="+forgedCookie+"x"); got == 200 {
+				t.Error("a forged cookie got 200")
+			}
+			expect(t, 503, "GET", "/readyz")
+		})
 	}
 	fake.SetFault(nil)
+
 	// Requests net/http refuses before the router, which its ErrorLog may report.
 	for _, raw := range []string{
 		"GET /api/resource HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + forged + "\x01\r\n\r\n",
 		"GET /api/resource HTTP/1.1\r\nHost: x\r\nCookie: ory_kratos_session=" + forgedCookie + "\r\nX-Pad: " + strings.Repeat("p", 70<<10) + "\r\n\r\n",
 		"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + forged + "\r\n\r\n", // a TLS hello on plain HTTP
 	} {
-		c, err := net.Dial("tcp", svc.addr)
+		c, err := net.Dial("tcp", svc.Addr)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -326,19 +390,23 @@ func TestRunNoSecretsAnywhere(t *testing.T) {
 		seen.WriteString(line)
 		mu.Unlock()
 	}
+	metrics := string(svc.expect(t, 200, "GET", "/metrics"))
 
-	svc.cancel()
-	if err := <-svc.done; err != nil {
+	if err := svc.Stop(10 * time.Second); err != nil {
 		t.Errorf("run() = %v", err)
 	}
-	logs := svc.logs.String()
+	logs := svc.Logs.String()
 	for _, s := range secrets {
 		if strings.Contains(logs, s) {
-			t.Errorf("a log line contains the secret %.12s...", s)
+			i := strings.Index(logs, s)
+			t.Errorf("a log line contains the secret %.12s...: %q", s, logs[max(0, i-300):i])
 		}
 		if strings.Contains(seen.String(), s) {
 			i := strings.Index(seen.String(), s)
-			t.Errorf("a response contains the secret %.12s...: %q", s, seen.String()[max(0, i-300):i+len(s)])
+			t.Errorf("a response contains the secret %.12s...: %q", s, seen.String()[max(0, i-300):i])
+		}
+		if strings.Contains(metrics, s) {
+			t.Errorf("the metrics contain the secret %.12s...", s)
 		}
 	}
 	if !strings.Contains(logs, `api_key=ory_apikey_***`) {
@@ -346,6 +414,10 @@ func TestRunNoSecretsAnywhere(t *testing.T) {
 	}
 	if n := strings.Count(logs, `"msg":"request"`); n < 30 {
 		t.Errorf("%d request lines at debug level, want one per request", n)
+	}
+	// The 5xx answers were logged (at error level), so the scan above saw them.
+	if n := strings.Count(logs, `"level":"ERROR","msg":"request"`); n < fiveHundreds {
+		t.Errorf("%d request lines at error level, want at least the %d 5xx answers", n, fiveHundreds)
 	}
 	if fake.WhoamiCallsWithKey() != 0 {
 		t.Error("the API key was sent to whoami")

@@ -10,15 +10,17 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/example/ory-gin-starter/auth"
-	"github.com/example/ory-gin-starter/handlers"
 	"github.com/example/ory-gin-starter/dev/apitest"
 	"github.com/example/ory-gin-starter/dev/orytest"
+	"github.com/example/ory-gin-starter/dev/servicetest"
+	"github.com/example/ory-gin-starter/handlers"
 	"github.com/example/ory-gin-starter/metrics"
 	"github.com/example/ory-gin-starter/ory"
 )
@@ -36,28 +38,11 @@ type env struct {
 	fake *orytest.Server
 	srv  *httptest.Server
 	v    *apitest.Validator
-	logs *syncBuffer
+	logs *servicetest.Buffer
 
 	mu      sync.Mutex
 	bodies  [][]byte
 	secrets []string // never in a response body or a log line
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 type envOptions struct {
@@ -65,6 +50,7 @@ type envOptions struct {
 	adminURL    string // default: the fake
 	cacheTTL    time.Duration
 	corsOrigins []string
+	oryTimeout  time.Duration // default 500ms
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -90,11 +76,14 @@ func newEnvWith(t *testing.T, o envOptions, urls func(fakeURL string) (public, a
 	if o.adminURL == "" {
 		o.adminURL = fake.URL
 	}
-	clients := ory.New(ory.Config{PublicURL: o.publicURL, AdminURL: o.adminURL, APIKey: apiKey, Timeout: 500 * time.Millisecond})
-	e := &env{t: t, fake: fake, v: apitest.New(t), logs: &syncBuffer{}, secrets: []string{apiKey}}
+	if o.oryTimeout == 0 {
+		o.oryTimeout = 500 * time.Millisecond
+	}
+	clients := ory.New(ory.Config{PublicURL: o.publicURL, AdminURL: o.adminURL, APIKey: apiKey, Timeout: o.oryTimeout})
+	e := &env{t: t, fake: fake, v: apitest.New(t), logs: &servicetest.Buffer{}, secrets: []string{apiKey}}
 	router := handlers.NewRouter(handlers.Deps{
 		Logger:       slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Checker:      auth.NewChecker(clients.Frontend, auth.Options{Timeout: 500 * time.Millisecond, CacheTTL: o.cacheTTL, DenyTTL: o.cacheTTL}),
+		Checker:      auth.NewChecker(clients.Frontend, auth.Options{Timeout: o.oryTimeout, CacheTTL: o.cacheTTL, DenyTTL: o.cacheTTL}),
 		Ory:          clients,
 		Metrics:      metrics.New(),
 		OpenAPI:      doc,
@@ -123,12 +112,14 @@ func (e *env) session(identity string) string {
 }
 
 // do sends a request with token as a Bearer token (when not ""), checks the
-// response against openapi.yaml and returns it with its body.
-func (e *env) do(method, path, token string, header ...string) (*http.Response, []byte) {
-	e.t.Helper()
-	req, err := http.NewRequestWithContext(e.t.Context(), method, e.srv.URL+path, nil)
+// response against openapi.yaml and returns it with its body. It fails t, the
+// calling (sub)test, never the test that made the env: a parent stopped from inside
+// a subtest would skip the subtests after it.
+func (e *env) do(t testing.TB, method, path, token string, header ...string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, e.srv.URL+path, nil)
 	if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -138,21 +129,19 @@ func (e *env) do(method, path, token string, header ...string) (*http.Response, 
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		e.t.Fatalf("%s %s: %v", method, path, err)
+		t.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer resp.Body.Close()
-	body := e.v.CheckResponse(e.t, resp)
-	e.mu.Lock()
-	e.bodies = append(e.bodies, body)
-	e.mu.Unlock()
+	body := e.v.CheckResponse(t, resp)
+	e.record(body)
 	return resp, body
 }
 
-// expect fails the test unless resp has status want.
-func (e *env) expect(resp *http.Response, body []byte, want int) {
-	e.t.Helper()
+// expect fails t unless resp has status want.
+func (e *env) expect(t testing.TB, resp *http.Response, body []byte, want int) {
+	t.Helper()
 	if resp.StatusCode != want {
-		e.t.Fatalf("%s %s: status = %d, want %d; body %s", resp.Request.Method, resp.Request.URL.Path, resp.StatusCode, want, body)
+		t.Fatalf("%s %s: status = %d, want %d; body %s", resp.Request.Method, resp.Request.URL.Path, resp.StatusCode, want, body)
 	}
 }
 
@@ -223,8 +212,8 @@ func TestRoutes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
-			resp, body := e.do(tt.method, tt.path, tt.token)
-			e.expect(resp, body, tt.want)
+			resp, body := e.do(t, tt.method, tt.path, tt.token)
+			e.expect(t, resp, body, tt.want)
 			if !strings.Contains(string(body), tt.contains) {
 				t.Errorf("body = %.300s, want it to contain %q", body, tt.contains)
 			}
@@ -239,8 +228,8 @@ func TestHealthzCallsNothing(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
 	for range 3 {
-		resp, body := e.do("GET", "/healthz", "")
-		e.expect(resp, body, 200)
+		resp, body := e.do(t, "GET", "/healthz", "")
+		e.expect(t, resp, body, 200)
 	}
 	if w, a := e.fake.WhoamiCalls(), e.fake.AdminCalls(); w != 0 || a != 0 {
 		t.Errorf("Ory calls = %d whoami, %d admin; want none", w, a)
@@ -251,8 +240,8 @@ func TestCookieCredential(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
 	id, tok := e.user("c@example.com")
-	resp, body := e.do("GET", "/api/resource", "", "Cookie", "theme=dark; ory_kratos_session="+tok+"; other=1")
-	e.expect(resp, body, 200)
+	resp, body := e.do(t, "GET", "/api/resource", "", "Cookie", "theme=dark; ory_kratos_session="+tok+"; other=1")
+	e.expect(t, resp, body, 200)
 	if got := apitest.Decode[handlers.Resource](t, body).IdentityID; got != id {
 		t.Errorf("identity_id = %q, want %q", got, id)
 	}
@@ -266,8 +255,8 @@ func TestMeHidesAdminData(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	id, tok := e.user("me@example.com")
 	e.fake.SetRole(id, "admin")
-	resp, body := e.do("GET", "/api/me", tok)
-	e.expect(resp, body, 200)
+	resp, body := e.do(t, "GET", "/api/me", tok)
+	e.expect(t, resp, body, 200)
 	for _, leak := range []string{"credentials", "metadata_admin", "admin-only", "password", "schema_url"} {
 		if strings.Contains(string(body), leak) {
 			t.Errorf("GET /api/me body shows %q: %s", leak, body)
@@ -289,13 +278,13 @@ func TestRevokeMySession(t *testing.T) {
 
 	// Both of my sessions are cached.
 	for _, tk := range []string{tok, second} {
-		resp, body := e.do("GET", "/api/resource", tk)
-		e.expect(resp, body, 200)
+		resp, body := e.do(t, "GET", "/api/resource", tk)
+		e.expect(t, resp, body, 200)
 	}
 
 	t.Run("another identity's session is 404 and stays active", func(t *testing.T) {
-		resp, body := e.do("DELETE", "/api/me/sessions/"+strangerSID, tok)
-		e.expect(resp, body, 404)
+		resp, body := e.do(t, "DELETE", "/api/me/sessions/"+strangerSID, tok)
+		e.expect(t, resp, body, 404)
 		if !e.fake.SessionActive(strangerSID) {
 			t.Error("the stranger's session was disabled")
 		}
@@ -306,37 +295,37 @@ func TestRevokeMySession(t *testing.T) {
 		}
 	})
 	t.Run("unknown session is 404", func(t *testing.T) {
-		resp, body := e.do("DELETE", "/api/me/sessions/"+orytest.NewID(), tok)
-		e.expect(resp, body, 404)
+		resp, body := e.do(t, "DELETE", "/api/me/sessions/"+orytest.NewID(), tok)
+		e.expect(t, resp, body, 404)
 	})
 	t.Run("invalid id is 400", func(t *testing.T) {
 		for _, id := range []string{"123", "9f425a8d7efc47688f237647a74fdf13", "9f425a8d-7efc-4768-8f23-7647a74fdf1g"} {
-			resp, body := e.do("DELETE", "/api/me/sessions/"+id, tok)
-			e.expect(resp, body, 400)
+			resp, body := e.do(t, "DELETE", "/api/me/sessions/"+id, tok)
+			e.expect(t, resp, body, 400)
 		}
 	})
 	t.Run("own session is revoked and refused at once", func(t *testing.T) {
 		sid := e.fake.SessionID(second)
-		resp, body := e.do("DELETE", "/api/me/sessions/"+sid, tok)
-		e.expect(resp, body, 204)
+		resp, body := e.do(t, "DELETE", "/api/me/sessions/"+sid, tok)
+		e.expect(t, resp, body, 204)
 		if e.fake.SessionActive(sid) {
 			t.Error("the fake still shows the session active")
 		}
 		before := e.fake.WhoamiCalls()
-		resp, body = e.do("GET", "/api/resource", second)
-		e.expect(resp, body, 401)
+		resp, body = e.do(t, "GET", "/api/resource", second)
+		e.expect(t, resp, body, 401)
 		if e.fake.WhoamiCalls() != before+1 {
 			t.Error("the revoked session was answered from the cache")
 		}
 		// The current session still works.
-		resp, body = e.do("GET", "/api/resource", tok)
-		e.expect(resp, body, 200)
+		resp, body = e.do(t, "GET", "/api/resource", tok)
+		e.expect(t, resp, body, 200)
 	})
 	t.Run("current session revokes itself", func(t *testing.T) {
-		resp, body := e.do("DELETE", "/api/me/sessions/"+e.fake.SessionID(tok), tok)
-		e.expect(resp, body, 204)
-		resp, body = e.do("GET", "/api/resource", tok)
-		e.expect(resp, body, 401)
+		resp, body := e.do(t, "DELETE", "/api/me/sessions/"+e.fake.SessionID(tok), tok)
+		e.expect(t, resp, body, 204)
+		resp, body = e.do(t, "GET", "/api/resource", tok)
+		e.expect(t, resp, body, 401)
 	})
 }
 
@@ -347,12 +336,12 @@ func TestRevokeMyOtherSessions(t *testing.T) {
 	others := []string{e.session(me), e.session(me)}
 	_, strangerTok := e.user("stranger@example.com")
 	for _, tk := range append([]string{current, strangerTok}, others...) {
-		resp, body := e.do("GET", "/api/resource", tk)
-		e.expect(resp, body, 200)
+		resp, body := e.do(t, "GET", "/api/resource", tk)
+		e.expect(t, resp, body, 200)
 	}
 
-	resp, body := e.do("DELETE", "/api/me/sessions", current)
-	e.expect(resp, body, 200)
+	resp, body := e.do(t, "DELETE", "/api/me/sessions", current)
+	e.expect(t, resp, body, 200)
 	got := apitest.Decode[handlers.Revoked](t, body).Revoked
 	want := []string{e.fake.SessionID(others[0]), e.fake.SessionID(others[1])}
 	slices.Sort(got)
@@ -364,38 +353,84 @@ func TestRevokeMyOtherSessions(t *testing.T) {
 		if e.fake.SessionActive(e.fake.SessionID(tk)) {
 			t.Errorf("session %s still active", e.fake.SessionID(tk))
 		}
-		resp, body := e.do("GET", "/api/resource", tk)
-		e.expect(resp, body, 401)
+		resp, body := e.do(t, "GET", "/api/resource", tk)
+		e.expect(t, resp, body, 401)
 	}
 	for _, tk := range []string{current, strangerTok} {
 		if !e.fake.SessionActive(e.fake.SessionID(tk)) {
 			t.Errorf("session %s was revoked", e.fake.SessionID(tk))
 		}
-		resp, body := e.do("GET", "/api/resource", tk)
-		e.expect(resp, body, 200)
+		resp, body := e.do(t, "GET", "/api/resource", tk)
+		e.expect(t, resp, body, 200)
 	}
 
 	// Nothing left to revoke.
-	resp, body = e.do("DELETE", "/api/me/sessions", current)
-	e.expect(resp, body, 200)
+	resp, body = e.do(t, "DELETE", "/api/me/sessions", current)
+	e.expect(t, resp, body, 200)
 	if got := apitest.Decode[handlers.Revoked](t, body).Revoked; len(got) != 0 {
 		t.Errorf("second sign-out revoked %v, want none", got)
 	}
+}
+
+// TestRevokeMyOtherSessionsPartialFailure: when Ory fails the second revocation,
+// the caller gets the outage status, and the session revoked before the failure is
+// refused at once even though it was cached.
+func TestRevokeMyOtherSessionsPartialFailure(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{cacheTTL: time.Minute})
+	me, current := e.user("me@example.com")
+	others := []string{e.session(me), e.session(me), e.session(me)}
+	for _, tk := range append([]string{current}, others...) {
+		resp, body := e.do(t, "GET", "/api/resource", tk)
+		e.expect(t, resp, body, 200) // now cached
+	}
+
+	var disables atomic.Int32
+	e.fake.SetFault(orytest.OnAdmin(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method != http.MethodDelete || disables.Add(1) != 2 {
+			return false
+		}
+		return orytest.Status(http.StatusInternalServerError)(w, r)
+	}))
+	resp, body := e.do(t, "DELETE", "/api/me/sessions", current)
+	e.expect(t, resp, body, 503)
+	e.fake.SetFault(nil)
+	if p := apitest.Decode[problemBody](t, body); p.Code != "ory_unavailable" {
+		t.Errorf("code = %q, want ory_unavailable", p.Code)
+	}
+
+	revoked := 0
+	for _, tk := range others {
+		want := 200
+		if !e.fake.SessionActive(e.fake.SessionID(tk)) {
+			want = 401
+			revoked++
+		}
+		resp, body := e.do(t, "GET", "/api/resource", tk)
+		e.expect(t, resp, body, want)
+	}
+	if revoked != 1 {
+		t.Errorf("%d sessions revoked before the failure, want 1", revoked)
+	}
+	resp, body = e.do(t, "GET", "/api/resource", current)
+	e.expect(t, resp, body, 200)
 }
 
 // TestRevokeMyOtherSessionsManyPages revokes more sessions than fit one page of
 // the list call: disabling while paging must not skip any.
 func TestRevokeMyOtherSessionsManyPages(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOptions{})
+	// Pages of 500 sessions take a while to encode and decode under the race
+	// detector on a busy machine; this test is about paging, not timeouts.
+	e := newEnv(t, envOptions{oryTimeout: 10 * time.Second})
 	me, current := e.user("busy@example.com")
 	const n = 620
 	ids := make([]string, 0, n)
 	for range n {
 		ids = append(ids, e.fake.SessionID(e.fake.AddSession(me)))
 	}
-	resp, body := e.do("DELETE", "/api/me/sessions", current)
-	e.expect(resp, body, 200)
+	resp, body := e.do(t, "DELETE", "/api/me/sessions", current)
+	e.expect(t, resp, body, 200)
 	if got := len(apitest.Decode[handlers.Revoked](t, body).Revoked); got != n {
 		t.Errorf("revoked %d sessions, want %d", got, n)
 	}
@@ -419,14 +454,14 @@ func TestListMySessions(t *testing.T) {
 	me, tok := e.user("me@example.com")
 	e.session(me)
 	e.session(me)
-	resp, body := e.do("GET", "/api/me/sessions?page_size=2", tok)
-	e.expect(resp, body, 200)
+	resp, body := e.do(t, "GET", "/api/me/sessions?page_size=2", tok)
+	e.expect(t, resp, body, 200)
 	page := apitest.Decode[handlers.SessionList](t, body)
 	if len(page.Sessions) != 2 || page.NextPageToken == "" {
 		t.Fatalf("first page = %d sessions, next %q; want 2 and a next page", len(page.Sessions), page.NextPageToken)
 	}
-	resp, body = e.do("GET", "/api/me/sessions?page_size=2&page_token="+page.NextPageToken, tok)
-	e.expect(resp, body, 200)
+	resp, body = e.do(t, "GET", "/api/me/sessions?page_size=2&page_token="+page.NextPageToken, tok)
+	e.expect(t, resp, body, 200)
 	last := apitest.Decode[handlers.SessionList](t, body)
 	if len(last.Sessions) != 1 || last.NextPageToken != "" {
 		t.Errorf("last page = %d sessions, next %q; want 1 and no next page", len(last.Sessions), last.NextPageToken)
@@ -444,8 +479,8 @@ func TestListMySessions(t *testing.T) {
 		t.Errorf("%d sessions marked current, want 1", current)
 	}
 	for _, q := range []string{"page_size=0", "page_size=501", "page_size=abc", "page_token=bad%20token", "page_token=forged"} {
-		resp, body := e.do("GET", "/api/me/sessions?"+q, tok)
-		e.expect(resp, body, 400)
+		resp, body := e.do(t, "GET", "/api/me/sessions?"+q, tok)
+		e.expect(t, resp, body, 400)
 	}
 }
 
@@ -459,8 +494,8 @@ func TestAdminIdentities(t *testing.T) {
 		e.fake.AddIdentity("u" + string(rune('0'+i)) + "@example.com")
 	}
 
-	resp, body := e.do("GET", "/api/admin/identities", userTok)
-	e.expect(resp, body, 403)
+	resp, body := e.do(t, "GET", "/api/admin/identities", userTok)
+	e.expect(t, resp, body, 403)
 	if p := apitest.Decode[problemBody](t, body); p.Code != "forbidden" {
 		t.Errorf("code = %q, want forbidden", p.Code)
 	}
@@ -472,8 +507,8 @@ func TestAdminIdentities(t *testing.T) {
 		if token != "" {
 			path += "&page_token=" + token
 		}
-		resp, body := e.do("GET", path, adminTok)
-		e.expect(resp, body, 200)
+		resp, body := e.do(t, "GET", path, adminTok)
+		e.expect(t, resp, body, 200)
 		list := apitest.Decode[handlers.IdentityList](t, body)
 		if len(list.Identities) > 3 {
 			t.Fatalf("page of %d identities, want at most 3", len(list.Identities))
@@ -497,12 +532,12 @@ func TestAdminIdentities(t *testing.T) {
 
 	for _, q := range []string{"page_size=0", "page_size=501", "page_size=abc", "page_size=-1", "page_token=" + strings.Repeat("a", 1025), "page_token=not-a-token"} {
 		t.Run(q, func(t *testing.T) {
-			resp, body := e.do("GET", "/api/admin/identities?"+q, adminTok)
-			e.expect(resp, body, 400)
+			resp, body := e.do(t, "GET", "/api/admin/identities?"+q, adminTok)
+			e.expect(t, resp, body, 400)
 		})
 	}
-	resp, body = e.do("GET", "/api/admin/identities?page_size=500", adminTok)
-	e.expect(resp, body, 200)
+	resp, body = e.do(t, "GET", "/api/admin/identities?page_size=500", adminTok)
+	e.expect(t, resp, body, 200)
 }
 
 func TestAPIKeyOnAdminCallsOnly(t *testing.T) {
@@ -515,7 +550,7 @@ func TestAPIKeyOnAdminCallsOnly(t *testing.T) {
 		{"GET", "/readyz"}, {"GET", "/api/resource"}, {"GET", "/api/me"}, {"GET", "/api/me/sessions"},
 		{"GET", "/api/admin/identities"}, {"DELETE", "/api/me/sessions/" + e.fake.SessionID(other)}, {"DELETE", "/api/me/sessions"},
 	} {
-		resp, body := e.do(r.method, r.path, tok)
+		resp, body := e.do(t, r.method, r.path, tok)
 		if resp.StatusCode >= 300 {
 			t.Fatalf("%s %s: status = %d; body %s", r.method, r.path, resp.StatusCode, body)
 		}
@@ -552,8 +587,8 @@ func TestReadyz(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, envOptions{publicURL: tt.publicURL})
 			e.fake.SetFault(tt.fault)
-			resp, body := e.do("GET", "/readyz", "")
-			e.expect(resp, body, tt.want)
+			resp, body := e.do(t, "GET", "/readyz", "")
+			e.expect(t, resp, body, tt.want)
 			if tt.want == 200 {
 				return
 			}
@@ -609,8 +644,8 @@ func TestOryFailures(t *testing.T) {
 				e.fake.Close()
 			}
 			start := time.Now()
-			resp, body := e.do("GET", tt.path, tok)
-			e.expect(resp, body, tt.want)
+			resp, body := e.do(t, "GET", tt.path, tok)
+			e.expect(t, resp, body, tt.want)
 			if elapsed := time.Since(start); elapsed > 2*time.Second {
 				t.Errorf("answered after %v, want within the 500ms Ory timeout", elapsed)
 			}

@@ -86,18 +86,11 @@ func (s *switchable) up() {
 // and on the Admin API, on every route that calls Ory: a valid session gets the
 // outage status (never 401), a forged token never gets 200, a request without a
 // credential is 401 without an Ory call, every answer is bounded by the Ory
-// timeout, and everything works again once the fault is gone.
+// timeout, and everything works again once the fault is gone. It runs with the
+// session cache off and on: the cache must never keep an outage's answer.
 func TestOryFaultsFailClosedAndRecover(t *testing.T) {
 	t.Parallel()
-	type route struct{ method, path string }
-	tests := []struct {
-		name      string
-		whoami    bool // the fault is on the session check (else on the Admin API)
-		fault     func(*orytest.Server) orytest.Fault
-		refused   bool // Ory (the side under test) refuses connections instead
-		want      int
-		wantRetry string
-	}{
+	tests := []faultCase{
 		{name: "whoami refuses connections", whoami: true, refused: true, want: 503, wantRetry: "1"},
 		{name: "whoami hangs", whoami: true, fault: func(s *orytest.Server) orytest.Fault { return s.Hang() }, want: 503, wantRetry: "1"},
 		{name: "whoami 500", whoami: true, fault: st(orytest.Status(500)), want: 503, wantRetry: "1"},
@@ -120,82 +113,110 @@ func TestOryFaultsFailClosedAndRecover(t *testing.T) {
 		{name: "admin rejects the API key (401)", fault: st(orytest.Status(401)), want: 503, wantRetry: "1"},
 		{name: "admin forbids the API key (403)", fault: st(orytest.Body(403, `{"error":{"id":"forbidden","code":403,"message":"no permission"}}`)), want: 503, wantRetry: "1"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+	for _, cache := range []struct {
+		name string
+		ttl  time.Duration
+	}{{"cache off", 0}, {"cache on", time.Minute}} {
+		t.Run(cache.name, func(t *testing.T) {
 			t.Parallel()
-			// The side under test goes through a proxy that can refuse connections.
-			var sw *switchable
-			o := envOptions{}
-			e := newEnvWith(t, o, func(fakeURL string) (public, admin string) {
-				sw = newSwitchable(t, fakeURL)
-				if tt.whoami {
-					return sw.URL(), fakeURL
-				}
-				return fakeURL, sw.URL()
-			})
-			adminID, adminTok := e.user("admin@example.com")
-			e.fake.SetRole(adminID, "admin")
-			victim := e.session(adminID)
-			const forged = "ory_st_forgedforgedforgedforgedforgedfo"
-			e.secret(forged)
-
-			routes := []route{{"GET", "/api/me"}, {"GET", "/api/me/sessions"}, {"GET", "/api/admin/identities"},
-				{"DELETE", "/api/me/sessions/" + e.fake.SessionID(victim)}, {"DELETE", "/api/me/sessions"}}
-			if tt.whoami {
-				routes = append([]route{{"GET", "/api/resource"}}, routes...)
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					t.Parallel()
+					tt.failsClosed(t, envOptions{cacheTTL: cache.ttl})
+				})
 			}
-
-			if tt.refused {
-				sw.down()
-			} else {
-				e.fake.SetFault(onSide(tt.whoami, tt.fault(e.fake)))
-			}
-			for _, r := range routes {
-				start := time.Now()
-				resp, body := e.do(r.method, r.path, adminTok)
-				if took := time.Since(start); took > 2*time.Second {
-					t.Errorf("%s %s took %s, want it bounded by the 500ms Ory timeout", r.method, r.path, took)
-				}
-				e.expect(resp, body, tt.want)
-				if got := resp.Header.Get("Retry-After"); got != tt.wantRetry {
-					t.Errorf("%s %s: Retry-After = %q, want %q", r.method, r.path, got, tt.wantRetry)
-				}
-
-				resp, body = e.do(r.method, r.path, forged)
-				if resp.StatusCode == 200 || resp.StatusCode == 204 {
-					t.Errorf("%s %s with a forged token: %d %s", r.method, r.path, resp.StatusCode, body)
-				}
-				if !tt.whoami {
-					e.expect(resp, body, 401) // the session check itself works
-				}
-
-				calls := e.fake.WhoamiCalls()
-				resp, body = e.do(r.method, r.path, "")
-				e.expect(resp, body, 401)
-				if e.fake.WhoamiCalls() != calls {
-					t.Errorf("%s %s without a credential called Ory", r.method, r.path)
-				}
-			}
-			if !e.fake.SessionActive(e.fake.SessionID(victim)) {
-				t.Error("a failed revoke still revoked the session")
-			}
-
-			// Ory is back: everything answers normally at once.
-			if tt.refused {
-				sw.up()
-			} else {
-				e.fake.SetFault(nil)
-			}
-			for _, r := range []route{{"GET", "/api/resource"}, {"GET", "/api/me"}, {"GET", "/api/me/sessions"}, {"GET", "/api/admin/identities"}} {
-				resp, body := e.do(r.method, r.path, adminTok)
-				e.expect(resp, body, 200)
-			}
-			resp, body := e.do("DELETE", "/api/me/sessions/"+e.fake.SessionID(victim), adminTok)
-			e.expect(resp, body, 204)
-			resp, body = e.do("GET", "/api/resource", forged)
-			e.expect(resp, body, 401)
 		})
 	}
+}
+
+// faultCase is one Ory fault of TestOryFaultsFailClosedAndRecover.
+type faultCase struct {
+	name      string
+	whoami    bool // the fault is on the session check (else on the Admin API)
+	fault     func(*orytest.Server) orytest.Fault
+	refused   bool // Ory (the side under test) refuses connections instead
+	want      int
+	wantRetry string
+}
+
+func (tc faultCase) failsClosed(t *testing.T, o envOptions) {
+	whoami, refused, want, wantRetry := tc.whoami, tc.refused, tc.want, tc.wantRetry
+	type route struct{ method, path string }
+	// The side under test goes through a proxy that can refuse connections.
+	var sw *switchable
+	e := newEnvWith(t, o, func(fakeURL string) (public, admin string) {
+		sw = newSwitchable(t, fakeURL)
+		if whoami {
+			return sw.URL(), fakeURL
+		}
+		return fakeURL, sw.URL()
+	})
+	adminID, adminTok := e.user("admin@example.com")
+	e.fake.SetRole(adminID, "admin")
+	victim := e.session(adminID)
+	const forged = "ory_st_forgedforgedforgedforgedforgedfo"
+	e.secret(forged)
+
+	routes := []route{{"GET", "/api/me"}, {"GET", "/api/me/sessions"}, {"GET", "/api/admin/identities"},
+		{"DELETE", "/api/me/sessions/" + e.fake.SessionID(victim)}, {"DELETE", "/api/me/sessions"}}
+	if whoami {
+		routes = append([]route{{"GET", "/api/resource"}}, routes...)
+	}
+
+	if refused {
+		sw.down()
+	} else {
+		e.fake.SetFault(onSide(whoami, tc.fault(e.fake)))
+	}
+	for _, r := range routes {
+		start := time.Now()
+		resp, body := e.do(t, r.method, r.path, adminTok)
+		if took := time.Since(start); took > 2*time.Second {
+			t.Errorf("%s %s took %s, want it bounded by the 500ms Ory timeout", r.method, r.path, took)
+		}
+		e.expect(t, resp, body, want)
+		if got := resp.Header.Get("Retry-After"); got != wantRetry {
+			t.Errorf("%s %s: Retry-After = %q, want %q", r.method, r.path, got, wantRetry)
+		}
+
+		resp, body = e.do(t, r.method, r.path, forged)
+		if resp.StatusCode == 200 || resp.StatusCode == 204 {
+			t.Errorf("%s %s with a forged token: %d %s", r.method, r.path, resp.StatusCode, body)
+		}
+		if !whoami {
+			e.expect(t, resp, body, 401) // the session check itself works
+		}
+
+		calls := e.fake.WhoamiCalls()
+		resp, body = e.do(t, r.method, r.path, "")
+		e.expect(t, resp, body, 401)
+		if e.fake.WhoamiCalls() != calls {
+			t.Errorf("%s %s without a credential called Ory", r.method, r.path)
+		}
+	}
+	if !e.fake.SessionActive(e.fake.SessionID(victim)) {
+		t.Error("a failed revoke still revoked the session")
+	}
+
+	// Ory is back: everything answers normally at once.
+	if refused {
+		sw.up()
+	} else {
+		e.fake.SetFault(nil)
+	}
+	if o.cacheTTL > 0 && want == http.StatusUnauthorized {
+		// The refusal is remembered for the deny TTL, by design: a new session of the
+		// same identity shows that nothing else was.
+		adminTok = e.session(adminID)
+	}
+	for _, r := range []route{{"GET", "/api/resource"}, {"GET", "/api/me"}, {"GET", "/api/me/sessions"}, {"GET", "/api/admin/identities"}} {
+		resp, body := e.do(t, r.method, r.path, adminTok)
+		e.expect(t, resp, body, 200)
+	}
+	resp, body := e.do(t, "DELETE", "/api/me/sessions/"+e.fake.SessionID(victim), adminTok)
+	e.expect(t, resp, body, 204)
+	resp, body = e.do(t, "GET", "/api/resource", forged)
+	e.expect(t, resp, body, 401)
 }
 
 func st(f orytest.Fault) func(*orytest.Server) orytest.Fault {
@@ -281,8 +302,8 @@ func TestCORS(t *testing.T) {
 	})
 	t.Run("CORS off", func(t *testing.T) {
 		noCORS(t, preflight(off, allowed, "GET", "/api/resource").Header)
-		resp, body := off.do("GET", "/healthz", "", "Origin", allowed)
-		off.expect(resp, body, 200)
+		resp, body := off.do(t, "GET", "/healthz", "", "Origin", allowed)
+		off.expect(t, resp, body, 200)
 		noCORS(t, resp.Header)
 	})
 	t.Run("requests from an allowed origin can read the answer", func(t *testing.T) {
@@ -290,8 +311,8 @@ func TestCORS(t *testing.T) {
 			token string
 			want  int
 		}{{tok, 200}, {"", 401}} {
-			resp, body := e.do("GET", "/api/resource", c.token, "Origin", allowed)
-			e.expect(resp, body, c.want)
+			resp, body := e.do(t, "GET", "/api/resource", c.token, "Origin", allowed)
+			e.expect(t, resp, body, c.want)
 			h := resp.Header
 			if h.Get("Access-Control-Allow-Origin") != allowed || h.Get("Access-Control-Allow-Credentials") != "true" {
 				t.Errorf("%d: Allow-Origin %q, Allow-Credentials %q", c.want, h.Get("Access-Control-Allow-Origin"), h.Get("Access-Control-Allow-Credentials"))
@@ -302,8 +323,8 @@ func TestCORS(t *testing.T) {
 		}
 	})
 	t.Run("requests from other origins get no CORS headers", func(t *testing.T) {
-		resp, body := e.do("GET", "/api/resource", tok, "Origin", "https://evil.example.com")
-		e.expect(resp, body, 200) // the browser, not the server, withholds the answer
+		resp, body := e.do(t, "GET", "/api/resource", tok, "Origin", "https://evil.example.com")
+		e.expect(t, resp, body, 200) // the browser, not the server, withholds the answer
 		noCORS(t, resp.Header)
 	})
 }
@@ -350,16 +371,16 @@ func TestSecurityHeadersOnEveryResponse(t *testing.T) {
 		{"method not allowed", "POST", "/api/resource", tok, 405},
 		{"revoked", "DELETE", "/api/me/sessions/" + e.fake.SessionID(e.session(id)), tok, 204},
 	} {
-		resp, _ := e.do(c.method, c.path, c.token)
+		resp, _ := e.do(t, c.method, c.path, c.token)
 		check(c.name, resp, c.status)
 	}
 	e.fake.SetFault(orytest.OnWhoami(orytest.RateLimited("2")))
-	resp, _ := e.do("GET", "/api/resource", tok)
+	resp, _ := e.do(t, "GET", "/api/resource", tok)
 	check("rate limited", resp, 429)
 	e.fake.SetFault(orytest.OnWhoami(orytest.Status(500)))
-	resp, _ = e.do("GET", "/api/resource", tok)
+	resp, _ = e.do(t, "GET", "/api/resource", tok)
 	check("unavailable", resp, 503)
-	resp, _ = e.do("GET", "/readyz", "")
+	resp, _ = e.do(t, "GET", "/readyz", "")
 	check("not ready", resp, 503)
 	e.fake.SetFault(nil)
 

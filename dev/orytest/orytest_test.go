@@ -162,17 +162,27 @@ func TestHangEndsWithClient(t *testing.T) {
 	}
 }
 
+// TestConcurrentUse checks every concurrent call gets its own session, not another
+// caller's.
 func TestConcurrentUse(t *testing.T) {
 	t.Parallel()
 	s := New(t)
 	c := apiClient(s.URL)
 	id := s.AddIdentity("c@example.com")
 	var wg sync.WaitGroup
-	for range 20 {
+	for i := range 20 {
 		wg.Go(func() {
 			tok := s.AddSession(id)
-			_, _, _ = c.FrontendAPI.ToSession(context.Background()).XSessionToken(tok).Execute()
+			sess, resp, err := c.FrontendAPI.ToSession(context.Background()).XSessionToken(tok).Execute()
 			s.SetFault(nil)
+			switch {
+			case err != nil:
+				t.Errorf("call %d: whoami: %v", i, err)
+			case resp.StatusCode != http.StatusOK:
+				t.Errorf("call %d: status = %d, want %d", i, resp.StatusCode, http.StatusOK)
+			case sess.Id != s.SessionID(tok) || sess.Identity == nil || sess.Identity.Id != id:
+				t.Errorf("call %d: session %s, want %s of identity %s", i, sess.Id, s.SessionID(tok), id)
+			}
 		})
 	}
 	wg.Wait()
