@@ -43,7 +43,7 @@ func TestE2EGateMisconfiguredSDKURL(t *testing.T) {
 					{"DELETE", "/api/me/sessions"},
 					{"GET", "/api/admin/identities"},
 				} {
-					status, body, _ := svc.call(r.method, r.path, creds...)
+					status, body, _ := svc.call(t, r.method, r.path, creds...)
 					if status != 503 {
 						t.Errorf("%s %s with %s: status = %d, want 503; body: %s", r.method, r.path, creds[0], status, body)
 						continue
@@ -73,10 +73,10 @@ func TestE2EGatePlantedCookie(t *testing.T) {
 		"ory_x=; " + cookie,
 		"ory_x=a,b; " + cookie + "; ory_y=\"\"",
 	} {
-		svc.expect(200, "GET", "/api/resource", "Cookie", h)
+		svc.expect(t, 200, "GET", "/api/resource", "Cookie", h)
 	}
-	svc.expect(401, "GET", "/api/resource", "Cookie", "ory_x=a,b")
-	svc.expect(401, "GET", "/api/resource", "Cookie", "ory_kratos_session=a,b")
+	svc.expect(t, 401, "GET", "/api/resource", "Cookie", "ory_x=a,b")
+	svc.expect(t, 401, "GET", "/api/resource", "Cookie", "ory_kratos_session=a,b")
 }
 
 // TestE2EGateJWTRevocation revokes sessions through the service in JWT mode: their
@@ -102,14 +102,14 @@ func TestE2EGateJWTRevocation(t *testing.T) {
 	revokeOne := k.Login(t, email, password)
 	one, rest := jwtOf(revokeOne), jwtOf(k.Login(t, email, password))
 	for _, h := range [][]string{mine, one, rest} {
-		svc.expect(200, "GET", "/api/resource", h...)
+		svc.expect(t, 200, "GET", "/api/resource", h...)
 	}
 
-	svc.expect(204, "DELETE", "/api/me/sessions/"+revokeOne.SessionID, mine...)
-	svc.expect(401, "GET", "/api/resource", one...)
-	svc.expect(200, "GET", "/api/resource", rest...)
+	svc.expect(t, 204, "DELETE", "/api/me/sessions/"+revokeOne.SessionID, mine...)
+	svc.expect(t, 401, "GET", "/api/resource", one...)
+	svc.expect(t, 200, "GET", "/api/resource", rest...)
 
-	svc.expect(200, "DELETE", "/api/me/sessions", mine...)
-	svc.expect(401, "GET", "/api/resource", rest...)
-	svc.expect(200, "GET", "/api/resource", mine...)
+	svc.expect(t, 200, "DELETE", "/api/me/sessions", mine...)
+	svc.expect(t, 401, "GET", "/api/resource", rest...)
+	svc.expect(t, 200, "GET", "/api/resource", mine...)
 }

@@ -60,21 +60,21 @@ func TestE2EJWTTemplateBinding(t *testing.T) {
 	if iss, _ := claims["iss"].(string); strings.TrimSuffix(iss, "/") != k.PublicURL() {
 		t.Errorf("iss = %v, want %s/", claims["iss"], k.PublicURL())
 	}
-	r := apitest.Decode[resourceBody](t, svc.expect(200, "GET", "/api/resource", bearer(mine)...))
+	r := apitest.Decode[resourceBody](t, svc.expect(t, 200, "GET", "/api/resource", bearer(mine)...))
 	if r.IdentityID != u.IdentityID || r.SessionID != u.SessionID {
 		t.Errorf("resource = %+v, want identity %s session %s", r, u.IdentityID, u.SessionID)
 	}
 
 	other, _ := jwtOf(t, k, u.SessionToken, "jwt_other")
-	svc.expect(401, "GET", "/api/resource", bearer(other)...)
+	svc.expect(t, 401, "GET", "/api/resource", bearer(other)...)
 
 	// Another Kratos with the same keys (a staging copy, say): its tokens name
 	// itself as iss.
 	k2 := kratostest.Start(t)
 	u2 := k2.Register(t, k2.NewEmail(), password)
 	foreign, _ := jwtOf(t, k2, u2.SessionToken, kratostest.TokenizerTemplate)
-	svc.expect(401, "GET", "/api/resource", bearer(foreign)...)
+	svc.expect(t, 401, "GET", "/api/resource", bearer(foreign)...)
 
 	// The refusals were the claims, not the keys: the service still takes its own.
-	svc.expect(200, "GET", "/api/resource", bearer(mine)...)
+	svc.expect(t, 200, "GET", "/api/resource", bearer(mine)...)
 }

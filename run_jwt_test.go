@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/example/ory-gin-starter/dev/servicetest"
 	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jwk"
 	"github.com/lestrrat-go/jwx/v3/jwt"
@@ -89,11 +91,11 @@ func (k jwtKeys) token(t *testing.T, edit func(b *jwt.Builder) *jwt.Builder) str
 	return string(signed)
 }
 
-func (s *runningService) status(t *testing.T, token string) int {
+func (s *service) status(t *testing.T, token string) int {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, s.base+"/api/resource", nil)
+	req, _ := http.NewRequest(http.MethodGet, s.URL+"/api/resource", nil)
 	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := s.hc.Do(req)
+	resp, err := s.Client.Do(req)
 	if err != nil {
 		t.Fatalf("GET /api/resource: %v", err)
 	}
@@ -192,25 +194,13 @@ func TestRunJWTGracefulShutdown(t *testing.T) {
 	}))
 	t.Cleanup(jwks.Close)
 
-	port := unusedPort(t)
-	svc := &runningService{
-		addr: fmt.Sprintf("127.0.0.1:%d", port),
-		logs: &lockedBuffer{},
-		hc:   &http.Client{Timeout: 10 * time.Second},
-		done: make(chan error, 1),
-	}
-	svc.base = "http://" + svc.addr
-	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), jwksClientKey{}, jwks.Client()))
-	svc.cancel = cancel
-	t.Cleanup(cancel)
-	env := envOf(map[string]string{
-		"PORT": fmt.Sprint(port), "ORY_JWKS_URL": jwks.URL + "/.well-known/jwks.json", "ORY_JWT_TEMPLATE": "jwt_example",
+	ctx := context.WithValue(context.Background(), jwksClientKey{}, jwks.Client())
+	svc := &service{Service: servicetest.StartContext(t, ctx, run, map[string]string{
+		"ORY_JWKS_URL": jwks.URL + "/.well-known/jwks.json", "ORY_JWT_TEMPLATE": "jwt_example",
 		"SHUTDOWN_TIMEOUT": shutdownWait.String(),
-	})
-	go func() { svc.done <- run(ctx, env, svc.logs) }()
-	waitHealthy(t, svc)
+	})}
 	if got := svc.status(t, old.token(t, nil)); got != http.StatusOK {
-		t.Fatalf("status before shutdown = %d, want %d\nlogs: %s", got, http.StatusOK, svc.logs)
+		t.Fatalf("status before shutdown = %d, want %d\nlogs: %s", got, http.StatusOK, svc.Logs)
 	}
 
 	mu.Lock()
@@ -223,10 +213,10 @@ func TestRunJWTGracefulShutdown(t *testing.T) {
 		t.Fatal("a token of a new key did not make the service refetch the key set")
 	}
 	start := time.Now()
-	svc.cancel()
-	for !strings.Contains(svc.logs.String(), `"msg":"shutting down"`) {
+	svc.Cancel()
+	for !strings.Contains(svc.Logs.String(), `"msg":"shutting down"`) {
 		if time.Since(start) > 2*time.Second {
-			t.Fatalf("no shutting down line:\n%s", svc.logs)
+			t.Fatalf("no shutting down line:\n%s", svc.Logs)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -241,39 +231,12 @@ func TestRunJWTGracefulShutdown(t *testing.T) {
 	case <-time.After(shutdownWait + 2*time.Second):
 		t.Fatal("request in flight at the signal never answered")
 	}
-	select {
-	case err := <-svc.done:
-		if err != nil {
-			t.Errorf("run() = %v, want nil", err)
-		}
-		if took := time.Since(start); took > shutdownWait/2 {
-			t.Errorf("run returned %s after cancel, want well within SHUTDOWN_TIMEOUT %s", took, shutdownWait)
-		}
-	case <-time.After(shutdownWait + 2*time.Second):
+	switch err := svc.Wait(shutdownWait + 2*time.Second); {
+	case errors.Is(err, servicetest.ErrStillRunning):
 		t.Fatal("run did not return within SHUTDOWN_TIMEOUT")
-	}
-}
-
-// waitHealthy waits for /healthz of a service started without startRun.
-func waitHealthy(t *testing.T, s *runningService) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := s.hc.Get(s.base + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		select {
-		case err := <-s.done:
-			t.Fatalf("run returned before serving: %v\nlogs: %s", err, s.logs)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/healthz not ready: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
+	case err != nil:
+		t.Errorf("run() = %v, want nil", err)
+	case time.Since(start) > shutdownWait/2:
+		t.Errorf("run returned %s after cancel, want well within SHUTDOWN_TIMEOUT %s", time.Since(start), shutdownWait)
 	}
 }

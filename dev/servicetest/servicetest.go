@@ -50,6 +50,13 @@ type Service struct {
 // reports its error, unless the test called Wait itself.
 func Start(t testing.TB, run RunFunc, env map[string]string) *Service {
 	t.Helper()
+	return StartContext(t, context.Background(), run, env)
+}
+
+// StartContext is Start with run's context derived from ctx, for tests that pass
+// values to run through it.
+func StartContext(t testing.TB, ctx context.Context, run RunFunc, env map[string]string) *Service {
+	t.Helper()
 	port, err := FreePort()
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +66,7 @@ func Start(t testing.TB, run RunFunc, env map[string]string) *Service {
 		vars = map[string]string{}
 	}
 	vars["PORT"] = strconv.Itoa(port)
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(ctx)
 	s := &Service{
 		Addr:   net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
 		Logs:   &Buffer{},
