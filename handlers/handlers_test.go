@@ -16,9 +16,9 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/example/ory-gin-starter/auth"
-	"github.com/example/ory-gin-starter/handlers"
 	"github.com/example/ory-gin-starter/dev/apitest"
 	"github.com/example/ory-gin-starter/dev/orytest"
+	"github.com/example/ory-gin-starter/handlers"
 	"github.com/example/ory-gin-starter/metrics"
 	"github.com/example/ory-gin-starter/ory"
 )
@@ -93,13 +93,12 @@ func newEnvWith(t *testing.T, o envOptions, urls func(fakeURL string) (public, a
 	clients := ory.New(ory.Config{PublicURL: o.publicURL, AdminURL: o.adminURL, APIKey: apiKey, Timeout: 500 * time.Millisecond})
 	e := &env{t: t, fake: fake, v: apitest.New(t), logs: &syncBuffer{}, secrets: []string{apiKey}}
 	router := handlers.NewRouter(handlers.Deps{
-		Logger:       slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Checker:      auth.NewChecker(clients.Frontend, auth.Options{Timeout: 500 * time.Millisecond, CacheTTL: o.cacheTTL, DenyTTL: o.cacheTTL}),
-		Ory:          clients,
-		Metrics:      metrics.New(),
-		OpenAPI:      doc,
-		CORSOrigins:  o.corsOrigins,
-		MaxBodyBytes: 1 << 20,
+		Logger:      slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Checker:     auth.NewChecker(clients.Frontend, auth.Options{Timeout: 500 * time.Millisecond, CacheTTL: o.cacheTTL, DenyTTL: o.cacheTTL}),
+		Ory:         clients,
+		Metrics:     metrics.New(),
+		OpenAPI:     doc,
+		CORSOrigins: o.corsOrigins,
 	})
 	e.srv = httptest.NewServer(router)
 	t.Cleanup(e.srv.Close)

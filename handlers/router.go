@@ -24,8 +24,6 @@ type Deps struct {
 	OpenAPI []byte
 	// CORSOrigins are the browser origins allowed to call with credentials.
 	CORSOrigins []string
-	// MaxBodyBytes bounds request bodies.
-	MaxBodyBytes int64
 }
 
 // NewRouter returns the service's HTTP handler with every route.
@@ -46,7 +44,7 @@ func NewRouter(d Deps) *gin.Engine {
 		d.Metrics.Requests(),
 		securityHeaders(),
 		cors(d.CORSOrigins),
-		limitBody(d.MaxBodyBytes),
+		refuseBody(),
 	)
 	r.NoRoute(func(c *gin.Context) { problem.Abort(c, problem.New(http.StatusNotFound, problem.CodeNotFound, "")) })
 	r.NoMethod(func(c *gin.Context) {
