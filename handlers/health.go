@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	client "github.com/ory/client-go"
 
 	"github.com/example/ory-gin-starter/ory"
 	"github.com/example/ory-gin-starter/problem"
@@ -29,7 +30,7 @@ const readyTimeout = 2 * time.Second
 
 // Ready answers readiness probes: 200 when Ory's FrontendAPI and Admin API answer
 // as expected, else 503 naming each failed check.
-func Ready(o *ory.Clients) gin.HandlerFunc {
+func Ready(frontend client.FrontendAPI, ids client.IdentityAPI) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		ctx, cancel := context.WithTimeout(c.Request.Context(), readyTimeout)
 		defer cancel()
@@ -37,11 +38,11 @@ func Ready(o *ory.Clients) gin.HandlerFunc {
 		public, admin := make(chan error, 1), make(chan error, 1)
 		go func() {
 			// No credential: a healthy Ory answers 401.
-			_, resp, err := o.Frontend.ToSession(ctx).Execute()
+			_, resp, err := frontend.ToSession(ctx).Execute()
 			public <- expectStatus(resp, err, http.StatusUnauthorized)
 		}()
 		go func() {
-			_, resp, err := o.Identities().GetIdentity(o.AdminContext(ctx), nilUUID).Execute()
+			_, resp, err := ids.GetIdentity(ctx, nilUUID).Execute()
 			admin <- expectStatus(resp, err, http.StatusNotFound)
 		}()
 
@@ -71,7 +72,7 @@ func expectStatus(resp *http.Response, err error, want int) error {
 		return err
 	}
 	if resp.StatusCode != want {
-		return ory.Problem(resp, err)
+		return ory.AdminProblem(resp, err)
 	}
 	return nil
 }

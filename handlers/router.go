@@ -52,19 +52,19 @@ func NewRouter(d Deps) *gin.Engine {
 	})
 
 	r.GET("/healthz", Health())
-	r.GET("/readyz", Ready(d.Ory))
+	r.GET("/readyz", Ready(d.Ory.Frontend, d.Ory.Admin))
 	r.GET("/openapi.yaml", OpenAPI(d.OpenAPI))
 	r.GET("/metrics", d.Metrics.Handler())
 
-	ids := d.Ory.Identities()
+	ids := d.Ory.Admin
 	api := r.Group("/api", auth.RequireSession(d.Checker))
 	api.GET("/resource", GetResource())
-	api.GET("/me", GetMe(ids, d.Ory.AdminContext))
-	api.GET("/me/sessions", ListMySessions(ids, d.Ory.AdminContext))
-	api.DELETE("/me/sessions/:id", RevokeMySession(ids, d.Ory.AdminContext, d.Checker))
-	api.DELETE("/me/sessions", RevokeMyOtherSessions(ids, d.Ory.AdminContext, d.Checker))
+	api.GET("/me", GetMe(ids))
+	api.GET("/me/sessions", ListMySessions(ids))
+	api.DELETE("/me/sessions/:id", RevokeMySession(ids, d.Checker))
+	api.DELETE("/me/sessions", RevokeMyOtherSessions(ids, d.Checker))
 
 	admin := api.Group("/admin", auth.RequireRole("admin"))
-	admin.GET("/identities", ListIdentities(ids, d.Ory.AdminContext))
+	admin.GET("/identities", ListIdentities(ids))
 	return r
 }

@@ -61,14 +61,14 @@ type SessionList struct {
 
 // ListMySessions answers the caller's sessions (IdentityAPI.ListIdentitySessions),
 // one page at a time.
-func ListMySessions(ids client.IdentityAPI, admin adminContext) gin.HandlerFunc {
+func ListMySessions(ids client.IdentityAPI) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		s := mustSession(c)
 		page, ok := pageFrom(c)
 		if !ok {
 			return
 		}
-		req := ids.ListIdentitySessions(admin(c.Request.Context()), s.Identity.Id).PageSize(page.size)
+		req := ids.ListIdentitySessions(c.Request.Context(), s.Identity.Id).PageSize(page.size)
 		if page.token != "" {
 			req = req.PageToken(page.token)
 		}
@@ -89,7 +89,7 @@ func ListMySessions(ids client.IdentityAPI, admin adminContext) gin.HandlerFunc 
 // from the caller's own session list before anything else: no Admin API call ever
 // names another identity's session, and such an id answers 404 exactly like one that
 // does not exist, so other users' session ids can be neither revoked nor probed.
-func RevokeMySession(ids client.IdentityAPI, admin adminContext, checker *auth.Checker) gin.HandlerFunc {
+func RevokeMySession(ids client.IdentityAPI, checker *auth.Checker) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		me := mustSession(c)
 		id := strings.ToLower(c.Param("id"))
@@ -97,7 +97,7 @@ func RevokeMySession(ids client.IdentityAPI, admin adminContext, checker *auth.C
 			problem.Abort(c, problem.New(http.StatusBadRequest, problem.CodeBadRequest, "The session id must be a UUID."))
 			return
 		}
-		ctx := admin(c.Request.Context())
+		ctx := c.Request.Context()
 		mine, err := sessionIDs(ctx, ids, me.Identity.Id, false)
 		if err != nil {
 			problem.Abort(c, err)
@@ -123,10 +123,10 @@ type Revoked struct {
 
 // RevokeMyOtherSessions signs the caller out everywhere else: it revokes every
 // active session of the caller's identity except the one making the request.
-func RevokeMyOtherSessions(ids client.IdentityAPI, admin adminContext, checker *auth.Checker) gin.HandlerFunc {
+func RevokeMyOtherSessions(ids client.IdentityAPI, checker *auth.Checker) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		me := mustSession(c)
-		ctx := admin(c.Request.Context())
+		ctx := c.Request.Context()
 		active, err := sessionIDs(ctx, ids, me.Identity.Id, true)
 		if err != nil {
 			problem.Abort(c, err)
