@@ -5,6 +5,7 @@ package handlers
 import (
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -24,6 +25,9 @@ type Deps struct {
 	OpenAPI []byte
 	// CORSOrigins are the browser origins allowed to call with credentials.
 	CORSOrigins []string
+	// BulkTimeout bounds a route that makes many Ory calls (revoking sessions);
+	// 0 means DefaultBulkTimeout. Keep it below the server's write timeout.
+	BulkTimeout time.Duration
 }
 
 // NewRouter returns the service's HTTP handler with every route.
@@ -61,8 +65,8 @@ func NewRouter(d Deps) *gin.Engine {
 	api.GET("/resource", GetResource())
 	api.GET("/me", GetMe(ids))
 	api.GET("/me/sessions", ListMySessions(ids))
-	api.DELETE("/me/sessions/:id", RevokeMySession(ids, d.Checker))
-	api.DELETE("/me/sessions", RevokeMyOtherSessions(ids, d.Checker))
+	api.DELETE("/me/sessions/:id", RevokeMySession(ids, d.Checker, d.BulkTimeout))
+	api.DELETE("/me/sessions", RevokeMyOtherSessions(ids, d.Checker, d.BulkTimeout))
 
 	admin := api.Group("/admin", auth.RequireRole("admin"))
 	admin.GET("/identities", ListIdentities(ids))
