@@ -84,8 +84,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 		url  *string
 	}{{"ORY_SDK_URL", &c.PublicURL}, {"ORY_ADMIN_URL", &c.AdminURL}} {
 		clean, err := checkURL(*v.url)
-		if err != nil {
+		switch {
+		case err != nil:
 			bad(v.name, "%v", err)
+		case strings.HasPrefix(strings.ToLower(clean), "http:") && isOryNetwork(clean) && getenv(v.name) != "":
+			// Only the variable that was set is named: ORY_ADMIN_URL defaults to ORY_SDK_URL.
+			bad(v.name, "%q: Ory Network is served over https only; use https://", clean)
 		}
 		*v.url = clean
 	}
@@ -198,9 +202,20 @@ func isLoopback(host string) bool {
 	return err == nil && ip.Zone() == "" && ip.IsLoopback()
 }
 
+// isOryNetwork reports whether raw names an Ory Network host (custom domains
+// cannot be told apart).
 func isOryNetwork(raw string) bool {
 	u, err := url.Parse(raw)
-	return err == nil && (strings.HasSuffix(u.Hostname(), ".oryapis.com") || strings.HasSuffix(u.Hostname(), ".oryapis.dev"))
+	if err != nil {
+		return false
+	}
+	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	for _, d := range []string{"oryapis.com", "oryapis.dev"} {
+		if host == d || strings.HasSuffix(host, "."+d) {
+			return true
+		}
+	}
+	return false
 }
 
 func isSlug(s string) bool {

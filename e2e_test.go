@@ -291,14 +291,14 @@ func TestE2EOryOutage(t *testing.T) {
 		t.Errorf("code = %q, want ory_unavailable", p.Code)
 	}
 	svc.expect(t, 503, "GET", "/api/me", bearer(u.SessionToken)...)
-	ready := apitest.Decode[map[string]any](t, svc.expect(t, 503, "GET", "/readyz"))
+	ready := apitest.Decode[map[string]any](t, svc.waitReadyz(t, 503))
 	if checks, _ := ready["checks"].(map[string]any); checks["ory_public"] != "unavailable" || checks["ory_admin"] != "unavailable" {
 		t.Errorf("readyz checks = %v, want both unavailable", ready["checks"])
 	}
 	svc.expect(t, 200, "GET", "/healthz")
 
 	k.Restart()
-	svc.expect(t, 200, "GET", "/readyz")
+	svc.waitReadyz(t, 200)
 	svc.expect(t, 200, "GET", "/api/resource", bearer(u.SessionToken)...)
 }
 

@@ -89,13 +89,12 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		opts.JWT = v
 	}
 	router := handlers.NewRouter(handlers.Deps{
-		Logger:       logger,
-		Checker:      auth.NewChecker(clients.Frontend, opts),
-		Ory:          clients,
-		Metrics:      m,
-		OpenAPI:      openAPI,
-		CORSOrigins:  cfg.CORSOrigins,
-		MaxBodyBytes: 1 << 20,
+		Logger:      logger,
+		Checker:     auth.NewChecker(clients.Frontend, opts),
+		Ory:         clients,
+		Metrics:     m,
+		OpenAPI:     openAPI,
+		CORSOrigins: cfg.CORSOrigins,
 	})
 
 	srv := &http.Server{

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"errors"
+	"net/http"
 
 	"github.com/gin-gonic/gin"
 	client "github.com/ory/client-go"
@@ -56,7 +57,7 @@ func RequireRole(role string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		s, ok := SessionFrom(c)
 		if !ok || s.Identity == nil || s.Identity.MetadataPublic["role"] != role {
-			problem.Abort(c, problem.New(403, problem.CodeForbidden, "This route is for identities with the "+role+" role."))
+			problem.Abort(c, problem.New(http.StatusForbidden, problem.CodeForbidden, "This route is for identities with the "+role+" role."))
 			return
 		}
 		c.Next()

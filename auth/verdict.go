@@ -2,9 +2,7 @@ package auth
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
-	"strings"
 
 	client "github.com/ory/client-go"
 
@@ -16,7 +14,7 @@ import (
 // enough: the session must be active, unexpired and belong to an identity.
 func (k *Checker) verdict(s *client.Session, resp *http.Response, err error) (*client.Session, error) {
 	if err != nil {
-		return nil, refusal(resp, err)
+		return nil, ory.SessionProblem(resp, err)
 	}
 	switch {
 	case s == nil || s.Id == "":
@@ -30,22 +28,6 @@ func (k *Checker) verdict(s *client.Session, resp *http.Response, err error) (*c
 		return nil, problem.Unavailable(errors.New("whoami answered a session without an identity"))
 	}
 	return s, nil
-}
-
-// refusal maps a failed whoami call. Only 401, a 403 asking for a step up
-// (session_aal2_required and the like) and 429 are answers about the session;
-// anything else, a 404 included, means Ory is down or ORY_SDK_URL points at the
-// wrong place (a bogus path, the admin port, a wrong slug): 503, so the operator
-// sees an outage and clients keep their sessions.
-func refusal(resp *http.Response, err error) error {
-	p := ory.Problem(resp, err)
-	switch {
-	case p.Status == http.StatusUnauthorized, p.Status == http.StatusTooManyRequests,
-		p.Status == http.StatusServiceUnavailable,
-		p.Status == http.StatusForbidden && strings.HasPrefix(p.Code, "session_"):
-		return p
-	}
-	return problem.Unavailable(fmt.Errorf("whoami answered %d, which is no session answer (check ORY_SDK_URL): %w", resp.StatusCode, err))
 }
 
 // outcome names a check's result for metrics.

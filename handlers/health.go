@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	client "github.com/ory/client-go"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/example/ory-gin-starter/ory"
 	"github.com/example/ory-gin-starter/problem"
@@ -24,46 +27,112 @@ func Health() gin.HandlerFunc {
 // the key (404), and it is cheaper and less rate limited than listing identities.
 const nilUUID = "00000000-0000-0000-0000-000000000000"
 
-// readyTimeout bounds each readiness probe.
-const readyTimeout = 2 * time.Second
+// readyTimeout bounds each readiness probe. readyEvery is how often /readyz may ask
+// Ory at most: /readyz is anonymous, and Ory's rate limits are per project, so a
+// flood of it must not turn into 429s for real users. A probe's result is reused
+// until readyEvery has passed since it started, and concurrent callers share one
+// probe: two Ory calls (one per API) per readyEvery, whatever the traffic.
+const (
+	readyTimeout = 2 * time.Second
+	readyEvery   = 2 * time.Second
+)
 
 // Ready answers readiness probes: 200 when Ory's FrontendAPI and Admin API answer
-// as expected, else 503 naming each failed check.
-func Ready(o *ory.Clients) gin.HandlerFunc {
+// as expected, else 503 naming each failed check. The answer may be up to
+// readyEvery old.
+func Ready(frontend client.FrontendAPI, ids client.IdentityAPI) gin.HandlerFunc {
+	r := &readiness{frontend: frontend, ids: ids}
 	return func(c *gin.Context) {
-		ctx, cancel := context.WithTimeout(c.Request.Context(), readyTimeout)
-		defer cancel()
-
-		public, admin := make(chan error, 1), make(chan error, 1)
-		go func() {
-			// No credential: a healthy Ory answers 401.
-			_, resp, err := o.Frontend.ToSession(ctx).Execute()
-			public <- expectStatus(resp, err, http.StatusUnauthorized)
-		}()
-		go func() {
-			_, resp, err := o.Identities().GetIdentity(o.AdminContext(ctx), nilUUID).Execute()
-			admin <- expectStatus(resp, err, http.StatusNotFound)
-		}()
-
-		checks := map[string]string{"ory_public": "ok", "ory_admin": "ok"}
-		var failed []error
-		if err := <-public; err != nil {
-			checks["ory_public"] = "unavailable"
-			failed = append(failed, fmt.Errorf("ory public: %w", err))
-		}
-		if err := <-admin; err != nil {
-			checks["ory_admin"] = "unavailable"
-			failed = append(failed, fmt.Errorf("ory admin: %w", err))
-		}
-		if len(failed) > 0 {
-			p := problem.Unavailable(errors.Join(failed...))
+		res, err := r.result(c.Request.Context())
+		if err != nil {
+			p := problem.Unavailable(err)
 			p.Detail = "Ory is not answering as expected; see checks."
-			p.Checks = checks
+			p.Checks = res.checks
 			problem.Abort(c, p)
 			return
 		}
-		c.JSON(http.StatusOK, gin.H{"status": "ok", "checks": checks})
+		c.JSON(http.StatusOK, gin.H{"status": "ok", "checks": res.checks})
 	}
+}
+
+// readiness runs the probes and keeps the last result.
+type readiness struct {
+	frontend client.FrontendAPI
+	ids      client.IdentityAPI
+	group    singleflight.Group
+
+	mu      sync.Mutex
+	last    *probeResult
+	started time.Time // when last's probe started
+}
+
+type probeResult struct {
+	checks map[string]string // read-only once made: shared by every caller
+	err    error
+}
+
+// fresh returns the last result if its probe started less than readyEvery ago.
+func (r *readiness) fresh() (*probeResult, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.last, r.last != nil && time.Since(r.started) < readyEvery
+}
+
+func (r *readiness) result(ctx context.Context) (probeResult, error) {
+	if res, ok := r.fresh(); ok {
+		return *res, res.err
+	}
+	ch := r.group.DoChan("probe", func() (any, error) {
+		// A caller may have seen the cache expire just as another probe ended.
+		if res, ok := r.fresh(); ok {
+			return res, nil
+		}
+		start := time.Now()
+		// Detached from the first caller, whose leaving must not fail the others;
+		// readyTimeout still bounds it.
+		res := r.probe(context.WithoutCancel(ctx))
+		r.mu.Lock()
+		r.last, r.started = res, start
+		r.mu.Unlock()
+		return res, nil
+	})
+	select {
+	case v := <-ch:
+		res := v.Val.(*probeResult)
+		return *res, res.err
+	case <-ctx.Done():
+		return probeResult{}, ctx.Err()
+	}
+}
+
+// probe asks both Ory APIs at once, with no credential but the admin client's key.
+func (r *readiness) probe(ctx context.Context) *probeResult {
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+
+	public, admin := make(chan error, 1), make(chan error, 1)
+	go func() {
+		// No credential: a healthy Ory answers 401.
+		_, resp, err := r.frontend.ToSession(ctx).Execute()
+		public <- expectStatus(resp, err, http.StatusUnauthorized)
+	}()
+	go func() {
+		_, resp, err := r.ids.GetIdentity(ctx, nilUUID).Execute()
+		admin <- expectStatus(resp, err, http.StatusNotFound)
+	}()
+
+	res := &probeResult{checks: map[string]string{"ory_public": "ok", "ory_admin": "ok"}}
+	var failed []error
+	if err := <-public; err != nil {
+		res.checks["ory_public"] = "unavailable"
+		failed = append(failed, fmt.Errorf("ory public: %w", err))
+	}
+	if err := <-admin; err != nil {
+		res.checks["ory_admin"] = "unavailable"
+		failed = append(failed, fmt.Errorf("ory admin: %w", err))
+	}
+	res.err = errors.Join(failed...)
+	return res
 }
 
 func expectStatus(resp *http.Response, err error, want int) error {
@@ -71,7 +140,7 @@ func expectStatus(resp *http.Response, err error, want int) error {
 		return err
 	}
 	if resp.StatusCode != want {
-		return ory.Problem(resp, err)
+		return ory.AdminProblem(resp, err)
 	}
 	return nil
 }

@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"context"
 	"net/http"
 	"time"
 
@@ -12,9 +11,6 @@ import (
 	"github.com/example/ory-gin-starter/ory"
 	"github.com/example/ory-gin-starter/problem"
 )
-
-// adminContext attaches the project API key to the context of an Admin API call.
-type adminContext func(context.Context) context.Context
 
 // Resource is the answer of GET /api/resource.
 type Resource struct {
@@ -73,10 +69,10 @@ func identityOf(i *client.Identity) Identity {
 
 // GetMe answers the caller's identity, read fresh through the Admin API
 // (IdentityAPI.GetIdentity).
-func GetMe(ids client.IdentityAPI, admin adminContext) gin.HandlerFunc {
+func GetMe(ids client.IdentityAPI) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		s := mustSession(c)
-		i, resp, err := ids.GetIdentity(admin(c.Request.Context()), s.Identity.Id).Execute()
+		i, resp, err := ids.GetIdentity(c.Request.Context(), s.Identity.Id).Execute()
 		if err != nil {
 			problem.Abort(c, ory.AdminProblem(resp, err))
 			return

@@ -1,12 +1,9 @@
 package handlers
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -116,30 +113,19 @@ func cors(origins []string) gin.HandlerFunc {
 	}
 }
 
-// limitBody refuses bodies over max bytes. No route reads a body, so a large one is
-// either a mistake or an attack; it is refused before anything else runs. A body of
-// unknown length (chunked) is read here, up to max, so it is refused the same way
-// rather than ignored by routes that never read it.
-func limitBody(max int64) gin.HandlerFunc {
+// refuseBody refuses every request that has a body, before anything reads it and
+// before the session check: no route takes one, and reading (or buffering) bodies
+// for callers who are not even signed in would cost memory and time for nothing.
+// The connection is closed after the answer, so the server does not read the
+// unwanted body either. A route that needs a body one day registers its own
+// bounded reader and is exempted here.
+func refuseBody() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		tooLarge := problem.New(http.StatusRequestEntityTooLarge, problem.CodeTooLarge, "")
-		if c.Request.ContentLength > max {
-			problem.Abort(c, tooLarge)
+		// 0 means no body; -1 (chunked, or unknown) and anything above are bodies.
+		if c.Request.ContentLength != 0 {
+			c.Header("Connection", "close")
+			problem.Abort(c, problem.New(http.StatusRequestEntityTooLarge, problem.CodeTooLarge, "No route of this API takes a request body."))
 			return
-		}
-		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, max)
-		if c.Request.ContentLength < 0 {
-			b, err := io.ReadAll(c.Request.Body)
-			if err != nil {
-				var mbe *http.MaxBytesError
-				if errors.As(err, &mbe) {
-					problem.Abort(c, tooLarge)
-				} else {
-					problem.Abort(c, problem.New(http.StatusBadRequest, problem.CodeBadRequest, "The request body could not be read."))
-				}
-				return
-			}
-			c.Request.Body = io.NopCloser(bytes.NewReader(b))
 		}
 		c.Next()
 	}

@@ -5,6 +5,7 @@ package handlers
 import (
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -24,8 +25,9 @@ type Deps struct {
 	OpenAPI []byte
 	// CORSOrigins are the browser origins allowed to call with credentials.
 	CORSOrigins []string
-	// MaxBodyBytes bounds request bodies.
-	MaxBodyBytes int64
+	// BulkTimeout bounds a route that makes many Ory calls (revoking sessions);
+	// 0 means DefaultBulkTimeout. Keep it below the server's write timeout.
+	BulkTimeout time.Duration
 }
 
 // NewRouter returns the service's HTTP handler with every route.
@@ -46,7 +48,7 @@ func NewRouter(d Deps) *gin.Engine {
 		d.Metrics.Requests(),
 		securityHeaders(),
 		cors(d.CORSOrigins),
-		limitBody(d.MaxBodyBytes),
+		refuseBody(),
 	)
 	r.NoRoute(func(c *gin.Context) { problem.Abort(c, problem.New(http.StatusNotFound, problem.CodeNotFound, "")) })
 	r.NoMethod(func(c *gin.Context) {
@@ -54,19 +56,19 @@ func NewRouter(d Deps) *gin.Engine {
 	})
 
 	r.GET("/healthz", Health())
-	r.GET("/readyz", Ready(d.Ory))
+	r.GET("/readyz", Ready(d.Ory.Frontend, d.Ory.Admin))
 	r.GET("/openapi.yaml", OpenAPI(d.OpenAPI))
 	r.GET("/metrics", d.Metrics.Handler())
 
-	ids := d.Ory.Identities()
+	ids := d.Ory.Admin
 	api := r.Group("/api", auth.RequireSession(d.Checker))
 	api.GET("/resource", GetResource())
-	api.GET("/me", GetMe(ids, d.Ory.AdminContext))
-	api.GET("/me/sessions", ListMySessions(ids, d.Ory.AdminContext))
-	api.DELETE("/me/sessions/:id", RevokeMySession(ids, d.Ory.AdminContext, d.Checker))
-	api.DELETE("/me/sessions", RevokeMyOtherSessions(ids, d.Ory.AdminContext, d.Checker))
+	api.GET("/me", GetMe(ids))
+	api.GET("/me/sessions", ListMySessions(ids))
+	api.DELETE("/me/sessions/:id", RevokeMySession(ids, d.Checker, d.BulkTimeout))
+	api.DELETE("/me/sessions", RevokeMyOtherSessions(ids, d.Checker, d.BulkTimeout))
 
 	admin := api.Group("/admin", auth.RequireRole("admin"))
-	admin.GET("/identities", ListIdentities(ids, d.Ory.AdminContext))
+	admin.GET("/identities", ListIdentities(ids))
 	return r
 }

@@ -2,13 +2,17 @@ package handlers
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	client "github.com/ory/client-go"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/example/ory-gin-starter/auth"
 	"github.com/example/ory-gin-starter/ory"
@@ -61,14 +65,14 @@ type SessionList struct {
 
 // ListMySessions answers the caller's sessions (IdentityAPI.ListIdentitySessions),
 // one page at a time.
-func ListMySessions(ids client.IdentityAPI, admin adminContext) gin.HandlerFunc {
+func ListMySessions(ids client.IdentityAPI) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		s := mustSession(c)
 		page, ok := pageFrom(c)
 		if !ok {
 			return
 		}
-		req := ids.ListIdentitySessions(admin(c.Request.Context()), s.Identity.Id).PageSize(page.size)
+		req := ids.ListIdentitySessions(c.Request.Context(), s.Identity.Id).PageSize(page.size)
 		if page.token != "" {
 			req = req.PageToken(page.token)
 		}
@@ -85,11 +89,21 @@ func ListMySessions(ids client.IdentityAPI, admin adminContext) gin.HandlerFunc 
 	}
 }
 
+// Bounds of the routes that make many Ory calls for one request. The deadline
+// stays below the server's write timeout, so the answer (a 503 when it passes) is
+// always written; revocations run a few at a time, which keeps the answer quick
+// without a burst against Ory's per-project rate limits.
+const (
+	DefaultBulkTimeout = 10 * time.Second
+	revokeConcurrency  = 4
+)
+
 // RevokeMySession revokes one of the caller's own sessions. Ownership is decided
 // from the caller's own session list before anything else: no Admin API call ever
 // names another identity's session, and such an id answers 404 exactly like one that
 // does not exist, so other users' session ids can be neither revoked nor probed.
-func RevokeMySession(ids client.IdentityAPI, admin adminContext, checker *auth.Checker) gin.HandlerFunc {
+// timeout bounds the whole operation (0: DefaultBulkTimeout).
+func RevokeMySession(ids client.IdentityAPI, checker *auth.Checker, timeout time.Duration) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		me := mustSession(c)
 		id := strings.ToLower(c.Param("id"))
@@ -97,7 +111,8 @@ func RevokeMySession(ids client.IdentityAPI, admin adminContext, checker *auth.C
 			problem.Abort(c, problem.New(http.StatusBadRequest, problem.CodeBadRequest, "The session id must be a UUID."))
 			return
 		}
-		ctx := admin(c.Request.Context())
+		ctx, cancel := context.WithTimeout(c.Request.Context(), orDefault(timeout))
+		defer cancel()
 		mine, err := sessionIDs(ctx, ids, me.Identity.Id, false)
 		if err != nil {
 			problem.Abort(c, err)
@@ -122,32 +137,62 @@ type Revoked struct {
 }
 
 // RevokeMyOtherSessions signs the caller out everywhere else: it revokes every
-// active session of the caller's identity except the one making the request.
-func RevokeMyOtherSessions(ids client.IdentityAPI, admin adminContext, checker *auth.Checker) gin.HandlerFunc {
+// active session of the caller's identity except the one making the request, and
+// answers the ids it revoked. It answers all or a problem: when Ory fails part way
+// or timeout passes (0: DefaultBulkTimeout), the problem says how many were
+// revoked, and a retry revokes the rest.
+func RevokeMyOtherSessions(ids client.IdentityAPI, checker *auth.Checker, timeout time.Duration) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		me := mustSession(c)
-		ctx := admin(c.Request.Context())
+		ctx, cancel := context.WithTimeout(c.Request.Context(), orDefault(timeout))
+		defer cancel()
 		active, err := sessionIDs(ctx, ids, me.Identity.Id, true)
 		if err != nil {
 			problem.Abort(c, err)
 			return
 		}
-		out := Revoked{Revoked: []string{}}
-		for _, id := range active {
-			if id == me.Id {
-				continue
+		others := slices.DeleteFunc(active, func(id string) bool { return id == me.Id })
+		revoked, err := revokeAll(ctx, ids, others)
+		// Evict what was revoked before answering, also after a failure: those
+		// sessions are gone in Ory and must not pass from the cache.
+		checker.ForgetIdentitySessions(me.Identity.Id, me.Id)
+		if err != nil {
+			var p *problem.Problem
+			if !errors.As(err, &p) {
+				p = problem.Unavailable(err)
+			}
+			p.Detail = strings.TrimSpace(fmt.Sprintf("%s %d of %d other sessions were revoked; try again to revoke the rest.", p.Detail, len(revoked), len(others)))
+			problem.Abort(c, p)
+			return
+		}
+		slices.Sort(revoked)
+		c.JSON(http.StatusOK, Revoked{Revoked: revoked})
+	}
+}
+
+// revokeAll disables the sessions, revokeConcurrency at a time, and returns those
+// it disabled. The first failure stops the rest.
+func revokeAll(ctx context.Context, ids client.IdentityAPI, sessions []string) ([]string, error) {
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(revokeConcurrency)
+	var mu sync.Mutex
+	revoked := make([]string, 0, len(sessions))
+	for _, id := range sessions {
+		g.Go(func() error {
+			if err := ctx.Err(); err != nil {
+				return err
 			}
 			if resp, err := ids.DisableSession(ctx, id).Execute(); err != nil {
-				// Evict what was revoked so far before answering.
-				checker.ForgetIdentitySessions(me.Identity.Id, me.Id)
-				problem.Abort(c, ory.AdminProblem(resp, err))
-				return
+				return ory.AdminProblem(resp, err)
 			}
-			out.Revoked = append(out.Revoked, id)
-		}
-		checker.ForgetIdentitySessions(me.Identity.Id, me.Id)
-		c.JSON(http.StatusOK, out)
+			mu.Lock()
+			revoked = append(revoked, id)
+			mu.Unlock()
+			return nil
+		})
 	}
+	err := g.Wait()
+	return revoked, err
 }
 
 // sessionIDs lists the ids of every session of identity (only the active ones when
@@ -155,8 +200,7 @@ func RevokeMyOtherSessions(ids client.IdentityAPI, admin adminContext, checker *
 // Kratos pages this list by offset, so revoking in between would skip sessions.
 func sessionIDs(ctx context.Context, ids client.IdentityAPI, identity string, activeOnly bool) ([]string, error) {
 	var out []string
-	token := ""
-	for {
+	err := allPages(func(token string) (*http.Response, error) {
 		req := ids.ListIdentitySessions(ctx, identity).PageSize(maxPageSize)
 		if activeOnly {
 			req = req.Active(true)
@@ -171,29 +215,14 @@ func sessionIDs(ctx context.Context, ids client.IdentityAPI, identity string, ac
 		for _, s := range list {
 			out = append(out, s.Id)
 		}
-		if token = nextPageToken(resp); token == "" {
-			return out, nil
-		}
-	}
+		return resp, nil
+	})
+	return out, err
 }
 
-// isUUID reports whether s is a UUID in its canonical 8-4-4-4-12 hex form.
-func isUUID(s string) bool {
-	if len(s) != 36 {
-		return false
+func orDefault(timeout time.Duration) time.Duration {
+	if timeout <= 0 {
+		return DefaultBulkTimeout
 	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
+	return timeout
 }

@@ -2,6 +2,7 @@
 package metrics
 
 import (
+	"net/http"
 	"strconv"
 	"time"
 
@@ -72,8 +73,9 @@ func (m *Metrics) CacheLookup(result string) {
 	}
 }
 
-// Requests is middleware that counts every request by route template, so that
-// unmatched paths share one label ("unmatched") instead of exploding cardinality.
+// Requests is middleware that counts every request by route template, method and
+// status. Every label is bounded whatever callers send: unmatched paths share the
+// route "unmatched", unknown methods the method "other".
 func (m *Metrics) Requests() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if m == nil {
@@ -86,8 +88,21 @@ func (m *Metrics) Requests() gin.HandlerFunc {
 		if route == "" {
 			route = "unmatched"
 		}
-		m.requests.WithLabelValues(route, c.Request.Method, strconv.Itoa(c.Writer.Status())).Observe(time.Since(start).Seconds())
+		// The status is bounded too: it is what this service's handlers wrote.
+		m.requests.WithLabelValues(route, methodLabel(c.Request.Method), strconv.Itoa(c.Writer.Status())).Observe(time.Since(start).Seconds())
 	}
+}
+
+// methodLabel names the standard methods and puts every other one under "other":
+// the method is chosen by the caller, and each new label value is a new series kept
+// for the life of the process.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace:
+		return m
+	}
+	return "other"
 }
 
 // Handler serves the metrics in the Prometheus text format.

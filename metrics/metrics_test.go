@@ -40,12 +40,11 @@ func newService(t *testing.T) *service {
 	clients := ory.New(ory.Config{PublicURL: fake.URL, AdminURL: fake.URL, Timeout: 5 * time.Second})
 	m := metrics.New()
 	router := handlers.NewRouter(handlers.Deps{
-		Logger:       slog.New(slog.DiscardHandler),
-		Checker:      auth.NewChecker(clients.Frontend, auth.Options{Timeout: 5 * time.Second, CacheTTL: time.Minute, Metrics: m}),
-		Ory:          clients,
-		Metrics:      m,
-		OpenAPI:      []byte("openapi: 3.1.0\n"),
-		MaxBodyBytes: 1 << 20,
+		Logger:  slog.New(slog.DiscardHandler),
+		Checker: auth.NewChecker(clients.Frontend, auth.Options{Timeout: 5 * time.Second, CacheTTL: time.Minute, Metrics: m}),
+		Ory:     clients,
+		Metrics: m,
+		OpenAPI: []byte("openapi: 3.1.0\n"),
 	})
 	s := &service{fake: fake, srv: httptest.NewServer(router), v: apitest.New(t), routes: map[string]bool{}}
 	t.Cleanup(s.srv.Close)

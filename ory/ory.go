@@ -1,16 +1,17 @@
 // Package ory wraps github.com/ory/client-go: the two API clients this service uses
-// (FrontendAPI without the API key, IdentityAPI with it), a transport tuned for a busy
-// backend, and the mapping from Ory's answers to this service's problems.
+// (FrontendAPI without the API key, IdentityAPI with it on its transport), a
+// transport tuned for a busy backend, and the mapping from Ory's answers to this
+// service's problems.
 package ory
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	client "github.com/ory/client-go"
@@ -33,22 +34,44 @@ type Config struct {
 	Timeout time.Duration
 }
 
-// Clients holds one client per Ory API surface. The frontend client never carries
-// the API key: whoami is called with the end user's credential only.
+// Clients holds one client per Ory API surface. The project API key is attached by
+// the admin client's own transport, so every Admin API call carries it and none can
+// be written without it; the frontend client never carries it: whoami is called
+// with the end user's credential only.
 type Clients struct {
 	Frontend client.FrontendAPI
-	admin    *client.APIClient
-	apiKey   string
+	Admin    client.IdentityAPI
 }
 
-// New builds the clients on one pooled transport.
+// New builds the clients on one pooled transport. Neither follows redirects.
 func New(cfg Config) *Clients {
 	t := NewTransport(cfg.MaxConns)
-	return &Clients{
-		Frontend: newAPIClient(cfg.PublicURL, &http.Client{Transport: t}).FrontendAPI,
-		admin:    newAPIClient(cfg.AdminURL, &http.Client{Transport: t, Timeout: cfg.Timeout}),
-		apiKey:   cfg.APIKey,
+	var admin http.RoundTripper = t
+	if cfg.APIKey != "" {
+		admin = bearer{key: cfg.APIKey, next: t}
 	}
+	return &Clients{
+		Frontend: newAPIClient(cfg.PublicURL, &http.Client{Transport: t, CheckRedirect: noRedirects}).FrontendAPI,
+		Admin:    newAPIClient(cfg.AdminURL, &http.Client{Transport: admin, CheckRedirect: noRedirects, Timeout: cfg.Timeout}).IdentityAPI,
+	}
+}
+
+// noRedirects hands a redirect back to the caller as the answer. Ory does not
+// redirect API clients that are configured right, and following would carry the
+// session token to whatever host the redirect names, and the API key (which Go
+// keeps on same-host redirects) to any path there.
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// bearer adds the API key to every request of the admin client.
+type bearer struct {
+	key  string
+	next http.RoundTripper
+}
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context()) // a RoundTripper must not modify its request
+	r.Header.Set("Authorization", "Bearer "+b.key)
+	return b.next.RoundTrip(r)
 }
 
 func newAPIClient(url string, hc *http.Client) *client.APIClient {
@@ -79,18 +102,6 @@ func NewTransport(maxConns int) *http.Transport {
 	}
 }
 
-// Identities returns the IdentityAPI (Admin API). Calls must use AdminContext.
-func (c *Clients) Identities() client.IdentityAPI { return c.admin.IdentityAPI }
-
-// AdminContext returns ctx carrying the API key for an admin call. It is the only
-// place the key is attached to a request.
-func (c *Clients) AdminContext(ctx context.Context) context.Context {
-	if c.apiKey == "" {
-		return ctx
-	}
-	return context.WithValue(ctx, client.ContextAccessToken, c.apiKey)
-}
-
 // ErrorBody is the JSON Ory sends with an error status.
 type ErrorBody struct {
 	Error struct {
@@ -102,12 +113,14 @@ type ErrorBody struct {
 	RedirectBrowserTo string `json:"redirect_browser_to"`
 }
 
-// Problem maps the outcome of a client-go call that failed to the problem this
-// service answers with. resp may be nil (transport error). Anything unexpected is
-// 503: the caller is never told "unauthorized" because Ory failed.
-func Problem(resp *http.Response, err error) *problem.Problem {
-	if resp == nil {
-		return problem.Unavailable(fmt.Errorf("ory unreachable: %w", err))
+// SessionProblem maps a failed session check (FrontendAPI whoami) to the problem
+// this service answers with. resp may be nil (transport error). Only Ory's verdicts
+// on the session pass through (401, 403 step up, 429); anything else is 503: the
+// caller is never told "unauthorized" or "not found" because Ory failed or this
+// service is misconfigured.
+func SessionProblem(resp *http.Response, err error) *problem.Problem {
+	if p := common(resp, err); p != nil {
+		return p
 	}
 	var body ErrorBody
 	var apiErr *client.GenericOpenAPIError
@@ -117,7 +130,7 @@ func Problem(resp *http.Response, err error) *problem.Problem {
 	switch s := resp.StatusCode; {
 	case s == http.StatusUnauthorized:
 		return problem.Unauthorized("No valid Ory session was found. Sign in and send the session cookie or token.")
-	case s == http.StatusForbidden && body.Error.ID != "":
+	case s == http.StatusForbidden && strings.HasPrefix(body.Error.ID, "session_"):
 		// session_aal2_required and friends: the session exists but needs a step up.
 		p := problem.New(http.StatusForbidden, body.Error.ID, "The session must be upgraded before it can be used here.")
 		if body.Error.ID == problem.CodeAAL2Required {
@@ -125,29 +138,58 @@ func Problem(resp *http.Response, err error) *problem.Problem {
 		}
 		p.RedirectBrowserTo = body.RedirectBrowserTo
 		return p
-	case s == http.StatusNotFound:
-		return problem.New(http.StatusNotFound, problem.CodeNotFound, "")
-	case s == http.StatusTooManyRequests:
-		p := problem.New(http.StatusTooManyRequests, problem.CodeRateLimited, "Ory is rate limiting this project. Retry after the given delay.")
-		p.RetryAfter = RetryAfter(resp.Header.Get("Retry-After"))
-		return p
 	default:
-		// 5xx, and 4xx that mean this service is misconfigured (a rejected API key,
-		// a bad tokenize template): not the caller's fault, and not a session answer.
-		return problem.Unavailable(fmt.Errorf("ory answered %d: %w", s, err))
+		// 404 (a wrong slug or URL), 5xx, and 4xx that mean this service is
+		// misconfigured (a bad tokenize template): not the caller's fault, and not a
+		// session answer.
+		return problem.Unavailable(fmt.Errorf("whoami answered %d, which is no session answer (check ORY_SDK_URL): %w", s, err))
 	}
 }
 
-// AdminProblem maps a failed Admin API call made for a caller whose session is
-// already verified. A 401 or 403 from the Admin API means this service's API key is
-// missing, wrong or lacks a permission: a misconfiguration here, not the caller's
-// fault, so it is 503 like any other outage, never 401 (clients would sign the user
-// out) or 403. Everything else maps as in Problem.
-func AdminProblem(resp *http.Response, err error) *problem.Problem {
-	if resp != nil && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) {
-		return problem.Unavailable(fmt.Errorf("ory admin API refused the API key (%d): %w", resp.StatusCode, err))
+// common maps the answers every Ory call shares: none at all (a transport error),
+// a redirect (a misconfigured URL: never followed, see noRedirects) and a rate
+// limit. It returns nil for the rest.
+func common(resp *http.Response, err error) *problem.Problem {
+	switch {
+	case resp == nil:
+		return problem.Unavailable(fmt.Errorf("ory unreachable: %w", err))
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		return problem.Unavailable(fmt.Errorf("ory answered %d redirecting to %s, which is not followed: check ORY_SDK_URL and ORY_ADMIN_URL", resp.StatusCode, location(resp)))
+	case resp.StatusCode == http.StatusTooManyRequests:
+		p := problem.New(http.StatusTooManyRequests, problem.CodeRateLimited, "Ory is rate limiting this project. Retry after the given delay.")
+		p.RetryAfter = RetryAfter(resp.Header.Get("Retry-After"))
+		return p
 	}
-	return Problem(resp, err)
+	return nil
+}
+
+// location is the redirect's target for the log, without query or user info: a
+// misrouted flow may put something there that belongs to a user.
+func location(resp *http.Response) string {
+	u, err := resp.Location()
+	if err != nil {
+		return "(no valid Location)"
+	}
+	return u.Scheme + "://" + u.Host + u.EscapedPath()
+}
+
+// AdminProblem maps a failed Admin API call made for a caller whose session is
+// already verified. A 404 is passed on (the identity or session does not exist). A
+// 401 or 403 from the Admin API means this service's API key is missing, wrong or
+// lacks a permission: a misconfiguration here, not the caller's fault, so it is 503
+// like any other outage, never 401 (clients would sign the user out) or 403.
+func AdminProblem(resp *http.Response, err error) *problem.Problem {
+	if p := common(resp, err); p != nil {
+		return p
+	}
+	switch s := resp.StatusCode; s {
+	case http.StatusNotFound:
+		return problem.New(http.StatusNotFound, problem.CodeNotFound, "")
+	case http.StatusUnauthorized, http.StatusForbidden:
+		return problem.Unavailable(fmt.Errorf("ory admin API refused the API key (%d): %w", s, err))
+	default:
+		return problem.Unavailable(fmt.Errorf("ory admin API answered %d: %w", s, err))
+	}
 }
 
 // RetryAfter parses a Retry-After header (seconds or an HTTP date) and bounds it to
