@@ -32,23 +32,6 @@ func kratosRequests(k *kratostest.Kratos, parts ...string) int {
 	return n
 }
 
-// waitReadyz asks /readyz until it answers want: its answer may be a couple of
-// seconds old.
-func (s *service) waitReadyz(t testing.TB, want int) []byte {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		got, body, _ := s.call(t, "GET", "/readyz")
-		if got == want {
-			return body
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("GET /readyz: status = %d, want %d within 10s; body: %s", got, want, body)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // TestE2EClientsReadyzQuota: however many anonymous /readyz calls arrive, at once
 // or one after another, Kratos sees a handful of probes, not one per call.
 func TestE2EClientsReadyzQuota(t *testing.T) {

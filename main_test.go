@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -72,3 +73,20 @@ func (s *service) expect(t testing.TB, want int, method, path string, headers ..
 }
 
 func bearer(tok string) []string { return []string{"Authorization", "Bearer " + tok} }
+
+// waitReadyz asks /readyz until it answers want: its answer may be a couple of
+// seconds old.
+func (s *service) waitReadyz(t testing.TB, want int) []byte {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got, body, _ := s.call(t, "GET", "/readyz")
+		if got == want {
+			return body
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET /readyz: status = %d, want %d within 10s; body: %s", got, want, body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

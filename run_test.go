@@ -367,7 +367,7 @@ func TestRunNoSecretsAnywhere(t *testing.T) {
 			if got := call(t, "GET", "/api/resource", "Cookie", "ory_kratos_session="+forgedCookie+"x"); got == 200 {
 				t.Error("a forged cookie got 200")
 			}
-			expect(t, 503, "GET", "/readyz")
+			svc.waitReadyz(t, 503)
 		})
 	}
 	fake.SetFault(nil)
