@@ -227,28 +227,25 @@ func isSlug(s string) bool {
 	return len(s) <= 64
 }
 
+// intVar and durationVar read a bounded number; a bad value is reported through
+// bad and the default is kept, so every problem is reported at once.
 func intVar(getenv func(string) string, name string, def, lo, hi int, bad func(string, string, ...any)) int {
-	v := getenv(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < lo || n > hi {
-		bad(name, "%q is not a whole number from %d to %d", v, lo, hi)
-		return def
-	}
-	return n
+	return numberVar(getenv, name, def, lo, hi, strconv.Atoi, "a whole number", bad)
 }
 
 func durationVar(getenv func(string) string, name string, def, lo, hi time.Duration, bad func(string, string, ...any)) time.Duration {
+	return numberVar(getenv, name, def, lo, hi, time.ParseDuration, "a duration (like 30s)", bad)
+}
+
+func numberVar[T int | time.Duration](getenv func(string) string, name string, def, lo, hi T, parse func(string) (T, error), what string, bad func(string, string, ...any)) T {
 	v := getenv(name)
 	if v == "" {
 		return def
 	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d < lo || d > hi {
-		bad(name, "%q is not a duration from %s to %s, like 30s", v, lo, hi)
+	n, err := parse(v)
+	if err != nil || n < lo || n > hi {
+		bad(name, "%q is not %s from %v to %v", v, what, lo, hi)
 		return def
 	}
-	return d
+	return n
 }

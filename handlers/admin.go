@@ -5,8 +5,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 	client "github.com/ory/client-go"
-
-	"github.com/example/ory-gin-starter/problem"
 )
 
 // IdentityList is the answer of GET /api/admin/identities.
@@ -19,23 +17,15 @@ type IdentityList struct {
 // It is registered for admins only.
 func ListIdentities(ids client.IdentityAPI) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		page, ok := pageFrom(c)
-		if !ok {
-			return
+		list, next, ok := onePage(c, func(size int64, token string) ([]client.Identity, *http.Response, error) {
+			req := ids.ListIdentities(c.Request.Context()).PageSize(size)
+			if token != "" {
+				req = req.PageToken(token)
+			}
+			return req.Execute()
+		}, identityOf)
+		if ok {
+			c.JSON(http.StatusOK, IdentityList{Identities: list, NextPageToken: next})
 		}
-		req := ids.ListIdentities(c.Request.Context()).PageSize(page.size)
-		if page.token != "" {
-			req = req.PageToken(page.token)
-		}
-		list, resp, err := req.Execute()
-		if err != nil {
-			problem.Abort(c, pageProblem(resp, err))
-			return
-		}
-		out := IdentityList{Identities: make([]Identity, 0, len(list)), NextPageToken: nextPageToken(resp)}
-		for i := range list {
-			out.Identities = append(out.Identities, identityOf(&list[i]))
-		}
-		c.JSON(http.StatusOK, out)
 	}
 }

@@ -46,6 +46,26 @@ func pageFrom(c *gin.Context) (page, bool) {
 	return p, true
 }
 
+// onePage answers the page the caller asked for (page_size, page_token): fetch asks
+// Ory for it, show turns each item into what this API shows. It answers the problem
+// itself, and returns ok false, when the query is bad or Ory fails.
+func onePage[T, V any](c *gin.Context, fetch func(size int64, token string) ([]T, *http.Response, error), show func(*T) V) (items []V, next string, ok bool) {
+	p, ok := pageFrom(c)
+	if !ok {
+		return nil, "", false
+	}
+	list, resp, err := fetch(p.size, p.token)
+	if err != nil {
+		problem.Abort(c, pageProblem(resp, err))
+		return nil, "", false
+	}
+	items = make([]V, 0, len(list))
+	for i := range list {
+		items = append(items, show(&list[i]))
+	}
+	return items, nextPageToken(resp), true
+}
+
 // pageProblem maps a failed list call: Ory's 400 there means the caller's page_token
 // was bad, which is the caller's mistake, not an outage.
 func pageProblem(resp *http.Response, err error) *problem.Problem {

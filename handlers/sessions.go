@@ -67,25 +67,17 @@ type SessionList struct {
 // one page at a time.
 func ListMySessions(ids client.IdentityAPI) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		s := mustSession(c)
-		page, ok := pageFrom(c)
-		if !ok {
-			return
+		me := mustSession(c)
+		list, next, ok := onePage(c, func(size int64, token string) ([]client.Session, *http.Response, error) {
+			req := ids.ListIdentitySessions(c.Request.Context(), me.Identity.Id).PageSize(size)
+			if token != "" {
+				req = req.PageToken(token)
+			}
+			return req.Execute()
+		}, func(s *client.Session) Session { return sessionOf(s, me.Id) })
+		if ok {
+			c.JSON(http.StatusOK, SessionList{Sessions: list, NextPageToken: next})
 		}
-		req := ids.ListIdentitySessions(c.Request.Context(), s.Identity.Id).PageSize(page.size)
-		if page.token != "" {
-			req = req.PageToken(page.token)
-		}
-		list, resp, err := req.Execute()
-		if err != nil {
-			problem.Abort(c, pageProblem(resp, err))
-			return
-		}
-		out := SessionList{Sessions: make([]Session, 0, len(list)), NextPageToken: nextPageToken(resp)}
-		for i := range list {
-			out.Sessions = append(out.Sessions, sessionOf(&list[i], s.Id))
-		}
-		c.JSON(http.StatusOK, out)
 	}
 }
 
