@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/lestrrat-go/httprc/v3"
-	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jwk"
 	"github.com/lestrrat-go/jwx/v3/jws"
 	"github.com/lestrrat-go/jwx/v3/jwt"
@@ -47,8 +46,9 @@ type JWTConfig struct {
 // key set, so a flood of forged tokens cannot turn into a flood of JWKS fetches.
 const minRefetch = 30 * time.Second
 
-// JWTVerifier verifies Ory session JWTs without calling Ory. A JWT cannot be revoked
-// before it expires: keep the template's ttl short.
+// JWTVerifier verifies Ory session JWTs without calling Ory. Ory cannot recall a
+// JWT it has issued: only revocations made through this service refuse one early
+// (see Checker), so keep the template's ttl short.
 type JWTVerifier struct {
 	cfg    JWTConfig
 	cache  *jwk.Cache // nil for a file:// key set
@@ -107,59 +107,6 @@ func NewJWTVerifier(ctx context.Context, cfg JWTConfig) (*JWTVerifier, error) {
 		return nil, err
 	}
 	return v, nil
-}
-
-// httpsOnly refuses redirects to anything but https: the key set decides who
-// may sign in, so it must not travel in the clear.
-func httpsOnly(req *http.Request, _ []*http.Request) error {
-	if req.URL.Scheme != "https" {
-		return fmt.Errorf("key set redirected to a non-https URL %s", req.URL.Redacted())
-	}
-	return nil
-}
-
-// checkKeySet makes sure every key can verify a token: without it, a key set
-// missing an alg or a kid makes every token fail as if it were forged, and
-// clients sign their users out.
-func checkKeySet(set jwk.Set) error {
-	if set.Len() == 0 {
-		return errors.New("the key set has no keys")
-	}
-	for i := range set.Len() {
-		k, _ := set.Key(i)
-		if err := checkKey(k); err != nil {
-			kid, _ := k.KeyID()
-			return fmt.Errorf("key %d (kid %q) of the key set: %w", i, kid, err)
-		}
-	}
-	return nil
-}
-
-// keyTypeOf is the key type each asymmetric signature algorithm family needs.
-var keyTypeOf = map[string]jwa.KeyType{"ES": jwa.EC(), "RS": jwa.RSA(), "PS": jwa.RSA(), "Ed": jwa.OKP()}
-
-func checkKey(k jwk.Key) error {
-	if kid, ok := k.KeyID(); !ok || kid == "" {
-		return errors.New(`no "kid": tokens name their key by kid`)
-	}
-	if use, ok := k.KeyUsage(); ok && use != "sig" {
-		return fmt.Errorf(`"use" is %q, want "sig"`, use)
-	}
-	a, ok := k.Algorithm()
-	if !ok || a.String() == "" {
-		return errors.New(`no "alg": give every key its signing algorithm (ES256, RS256, EdDSA...)`)
-	}
-	alg, ok := jwa.LookupSignatureAlgorithm(a.String())
-	if !ok || alg == jwa.NoSignature() || alg.IsSymmetric() {
-		return fmt.Errorf(`"alg" %s is not a public-key signature algorithm`, a)
-	}
-	if want, ok := keyTypeOf[alg.String()[:2]]; !ok || k.KeyType() != want {
-		return fmt.Errorf(`"alg" %s does not fit a key of type %s`, alg, k.KeyType())
-	}
-	if private, err := jwk.IsPrivateKey(k); err != nil || private {
-		return errors.New("a private key: give the service the public key set only")
-	}
-	return nil
 }
 
 // Accepts reports whether token is shaped like a JWT (ory_st_ tokens are not).
