@@ -55,9 +55,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/example/ory-gin-starter/dev/cmd/internal/proc"
 	"github.com/example/ory-gin-starter/dev/kratostest"
 	"github.com/example/ory-gin-starter/dev/oryflow"
+	"github.com/example/ory-gin-starter/dev/proc"
 )
 
 const password = "bench-Passw0rd-local-only"
@@ -307,7 +307,7 @@ func (b *bench) measure(ctx context.Context, root string) (outcome, []string, er
 	}
 
 	// The whoami count comes from Kratos's request log: check it counts one call as one.
-	before := k.WhoamiCalls()
+	before := k.Requests("/sessions/whoami")
 	if _, err := oryflow.Whoami(ctx, hc, k.PublicURL(), oryflow.Credentials{SessionToken: user.SessionToken}, ""); err != nil {
 		return o, nil, fmt.Errorf("whoami with the new token: %w", err)
 	}
@@ -530,10 +530,10 @@ func signIn(ctx context.Context, hc *http.Client, publicURL, email string, n int
 // settledWhoami reads Kratos's whoami count once it has stopped moving: Kratos logs a
 // request just after answering it.
 func settledWhoami(k *kratostest.Kratos) int64 {
-	last := k.WhoamiCalls()
+	last := k.Requests("/sessions/whoami")
 	for range 20 {
 		time.Sleep(50 * time.Millisecond)
-		n := k.WhoamiCalls()
+		n := k.Requests("/sessions/whoami")
 		if n == last {
 			return n
 		}

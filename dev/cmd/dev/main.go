@@ -32,9 +32,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/example/ory-gin-starter/dev/cmd/internal/proc"
 	"github.com/example/ory-gin-starter/dev/kratostest"
 	"github.com/example/ory-gin-starter/dev/oryflow"
+	"github.com/example/ory-gin-starter/dev/proc"
 )
 
 const defaultPassword = "demo-Passw0rd-local-only"
