@@ -13,7 +13,7 @@
 // Programs (make dev, make bench, make loadtest) start Kratos the same way through Run,
 // which Start wraps, and stop it with Close:
 //
-//	k, err := kratostest.Run(ctx, kratostest.WithPorts(4433, 4434), kratostest.WithLog(f))
+//	k, err := kratostest.Run(ctx, kratostest.WithPorts(4433, 4434), kratostest.WithLogFile(".run/kratos.log"))
 //	defer k.Close()
 //
 // The binary is found through env KRATOS_BIN, else <repo root>/bin/kratos.
@@ -73,7 +73,7 @@ type options struct {
 	publicPort int
 	adminPort  int
 	cpus       string
-	log        io.Writer
+	logFile    string
 	dir        string // for the sqlite file; Run makes (and Close removes) one when empty
 }
 
@@ -96,9 +96,9 @@ func WithPorts(public, admin int) Option {
 // can keep Ory off the CPUs the service and the load generator use.
 func WithCPUs(list string) Option { return func(o *options) { o.cpus = list } }
 
-// WithLog copies everything Kratos prints to w as well (e.g. a log file); Logs keeps
-// only the tail.
-func WithLog(w io.Writer) Option { return func(o *options) { o.log = w } }
+// WithLogFile writes everything Kratos prints to the file at path as well (created,
+// or emptied; Close closes it); Logs keeps only the tail.
+func WithLogFile(path string) Option { return func(o *options) { o.logFile = path } }
 
 // inDir keeps Kratos's files (the sqlite database) in dir, which the caller removes.
 func inDir(dir string) Option { return func(o *options) { o.dir = dir } }
@@ -116,7 +116,8 @@ type Kratos struct {
 	tmpDir    string // made by Run: removed by Close
 
 	logs     *proc.Buffer
-	out      io.Writer // logs, requests and the WithLog writer
+	out      io.Writer // logs, requests and logFile
+	logFile  *os.File  // WithLogFile's, or nil
 	requests *requestCounter
 
 	mu   sync.Mutex
@@ -216,8 +217,11 @@ func newKratos(o options) (*Kratos, error) {
 		requests:  &requestCounter{},
 	}
 	k.out = io.MultiWriter(k.logs, k.requests)
-	if o.log != nil {
-		k.out = io.MultiWriter(k.logs, k.requests, o.log)
+	if o.logFile != "" {
+		if k.logFile, err = os.Create(o.logFile); err != nil {
+			return nil, err
+		}
+		k.out = io.MultiWriter(k.logs, k.requests, k.logFile)
 	}
 	k.env = kratosEnv(k.dsn, pub, adm, k.publicURL, k.adminURL, o.env)
 	return k, nil
@@ -402,10 +406,13 @@ func (k *Kratos) signal(sig syscall.Signal) int {
 	return k.cmd.Process.Pid
 }
 
-// Close stops Kratos and removes the temporary directory Run made; Start's cleanup
-// calls it.
+// Close stops Kratos, closes the WithLogFile file and removes the temporary directory
+// Run made; Start's cleanup calls it.
 func (k *Kratos) Close() {
 	k.Stop()
+	if k.logFile != nil {
+		k.logFile.Close()
+	}
 	if k.tmpDir != "" {
 		os.RemoveAll(k.tmpDir)
 	}

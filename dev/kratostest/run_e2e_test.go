@@ -22,12 +22,7 @@ import (
 func TestE2ERunForPrograms(t *testing.T) {
 	pub, adm := freePort(t), freePort(t)
 	logPath := filepath.Join(t.TempDir(), "kratos.log")
-	f, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	k, err := kratostest.Run(t.Context(), kratostest.WithPorts(pub, adm), kratostest.WithLog(f))
+	k, err := kratostest.Run(t.Context(), kratostest.WithPorts(pub, adm), kratostest.WithLogFile(logPath))
 	if err != nil {
 		t.Fatal(err)
 	}

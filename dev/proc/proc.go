@@ -44,6 +44,9 @@ type Config struct {
 	Port int      // listen port on 127.0.0.1; 0 picks a free one
 	CPUs string   // run under taskset -c CPUs when set
 	Out  io.Writer
+	// LogFile, when set, is a file (created, or emptied) that gets everything the
+	// service prints, as well as Out; it is closed when the process exits.
+	LogFile string
 	// Ready is the path polled until it answers 200 (default /healthz).
 	Ready string
 }
@@ -72,13 +75,30 @@ func Start(ctx context.Context, c Config) (*Process, error) {
 	cmd.Dir = c.Dir
 	cmd.Env = append(append([]string(nil), c.Env...), "PORT="+strconv.Itoa(port))
 	cmd.Stdout, cmd.Stderr = c.Out, c.Out
+	var logFile *os.File
+	if c.LogFile != "" {
+		if logFile, err = os.Create(c.LogFile); err != nil {
+			return nil, err
+		}
+		cmd.Stdout, cmd.Stderr = logFile, logFile
+		if c.Out != nil {
+			cmd.Stdout = io.MultiWriter(logFile, c.Out)
+			cmd.Stderr = cmd.Stdout
+		}
+	}
 	KillWithParent(cmd)
 	if err := cmd.Start(); err != nil {
+		if logFile != nil {
+			logFile.Close()
+		}
 		return nil, fmt.Errorf("start %s: %w", c.Bin, err)
 	}
 	p := &Process{URL: "http://127.0.0.1:" + strconv.Itoa(port), Port: port, cmd: cmd, done: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
+		if logFile != nil {
+			logFile.Close()
+		}
 		close(p.done)
 	}()
 	ready := c.Ready

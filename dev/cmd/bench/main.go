@@ -235,13 +235,8 @@ func (b *bench) measure(ctx context.Context, root string) (outcome, []string, er
 	} else {
 		b.topology = fmt.Sprintf("wrk, Kratos and the service share all %d CPUs", runtime.NumCPU())
 	}
-	kratosLog, err := os.Create(filepath.Join(b.out, "kratos.log"))
-	if err != nil {
-		return o, nil, err
-	}
-	defer kratosLog.Close()
 	b.logf("starting Kratos (DSN=memory); %s", b.topology)
-	k, err := kratostest.Run(ctx, append(kratosOpts, kratostest.WithLog(kratosLog))...)
+	k, err := kratostest.Run(ctx, append(kratosOpts, kratostest.WithLogFile(filepath.Join(b.out, "kratos.log")))...)
 	if err != nil {
 		return o, nil, fmt.Errorf("start Kratos: %w", err)
 	}
@@ -260,14 +255,10 @@ func (b *bench) measure(ctx context.Context, root string) (outcome, []string, er
 		{"uncached", []string{"SESSION_CACHE_TTL=0"}},
 		{"jwt", []string{"ORY_JWKS_URL=file://" + k.PublicJWKSPath(), "ORY_JWT_TEMPLATE=" + kratostest.TokenizerTemplate}},
 	} {
-		f, err := os.Create(filepath.Join(b.out, "service-"+s.name+".log"))
-		if err != nil {
-			return o, nil, err
-		}
-		defer f.Close()
 		env := append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
 			"ORY_SDK_URL=" + k.PublicURL(), "ORY_ADMIN_URL=" + k.AdminURL(), "LOG_LEVEL=warn"}, s.extra...)
-		p, err := proc.Start(ctx, proc.Config{Bin: svcBin, Dir: b.out, Env: env, CPUs: b.appCPUs, Out: f})
+		p, err := proc.Start(ctx, proc.Config{Bin: svcBin, Dir: b.out, Env: env, CPUs: b.appCPUs,
+			LogFile: filepath.Join(b.out, "service-"+s.name+".log")})
 		if err != nil {
 			return o, nil, fmt.Errorf("start the service (%s): %w (log .run/bench/service-%s.log)", s.name, err, s.name)
 		}
