@@ -13,7 +13,7 @@
 // Programs (make dev, make bench, make loadtest) start Kratos the same way through Run,
 // which Start wraps, and stop it with Close:
 //
-//	k, err := kratostest.Run(ctx, kratostest.WithPorts(4433, 4434), kratostest.WithLog(f))
+//	k, err := kratostest.Run(ctx, kratostest.WithPorts(4433, 4434), kratostest.WithLogFile(".run/kratos.log"))
 //	defer k.Close()
 //
 // The binary is found through env KRATOS_BIN, else <repo root>/bin/kratos.
@@ -31,7 +31,6 @@ import (
 	"fmt"
 	"io"
 	"math/big"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -39,6 +38,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,6 +48,7 @@ import (
 	"time"
 
 	"github.com/example/ory-gin-starter/dev/oryflow"
+	"github.com/example/ory-gin-starter/dev/proc"
 )
 
 const (
@@ -72,7 +73,7 @@ type options struct {
 	publicPort int
 	adminPort  int
 	cpus       string
-	log        io.Writer
+	logFile    string
 	dir        string // for the sqlite file; Run makes (and Close removes) one when empty
 }
 
@@ -95,9 +96,9 @@ func WithPorts(public, admin int) Option {
 // can keep Ory off the CPUs the service and the load generator use.
 func WithCPUs(list string) Option { return func(o *options) { o.cpus = list } }
 
-// WithLog copies everything Kratos prints to w as well (e.g. a log file); Logs keeps
-// only the tail.
-func WithLog(w io.Writer) Option { return func(o *options) { o.log = w } }
+// WithLogFile writes everything Kratos prints to the file at path as well (created,
+// or emptied; Close closes it); Logs keeps only the tail.
+func WithLogFile(path string) Option { return func(o *options) { o.logFile = path } }
 
 // inDir keeps Kratos's files (the sqlite database) in dir, which the caller removes.
 func inDir(dir string) Option { return func(o *options) { o.dir = dir } }
@@ -114,9 +115,10 @@ type Kratos struct {
 	adminURL  string
 	tmpDir    string // made by Run: removed by Close
 
-	logs    *logBuffer
-	out     io.Writer // logs, whoami and the WithLog writer
-	whoamis *requestCounter
+	logs     *proc.Buffer
+	out      io.Writer // logs, requests and logFile
+	logFile  *os.File  // WithLogFile's, or nil
+	requests *requestCounter
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -192,11 +194,11 @@ func newKratos(o options) (*Kratos, error) {
 			return nil, fmt.Errorf("pin Kratos to CPUs %s: taskset not found (util-linux)", o.cpus)
 		}
 	}
-	pub, err := portOrFree(o.publicPort)
+	pub, err := proc.PortOrFree(o.publicPort)
 	if err != nil {
 		return nil, err
 	}
-	adm, err := portOrFree(o.adminPort)
+	adm, err := proc.PortOrFree(o.adminPort)
 	if err != nil {
 		return nil, err
 	}
@@ -211,28 +213,18 @@ func newKratos(o options) (*Kratos, error) {
 		cpus:      o.cpus,
 		publicURL: fmt.Sprintf("http://127.0.0.1:%d", pub),
 		adminURL:  fmt.Sprintf("http://127.0.0.1:%d", adm),
-		logs:      &logBuffer{},
-		whoamis:   &requestCounter{path: "/sessions/whoami"},
+		logs:      &proc.Buffer{Keep: maxLogShown},
+		requests:  &requestCounter{},
 	}
-	k.out = io.MultiWriter(k.logs, k.whoamis)
-	if o.log != nil {
-		k.out = io.MultiWriter(k.logs, k.whoamis, o.log)
+	k.out = io.MultiWriter(k.logs, k.requests)
+	if o.logFile != "" {
+		if k.logFile, err = os.Create(o.logFile); err != nil {
+			return nil, err
+		}
+		k.out = io.MultiWriter(k.logs, k.requests, k.logFile)
 	}
 	k.env = kratosEnv(k.dsn, pub, adm, k.publicURL, k.adminURL, o.env)
 	return k, nil
-}
-
-// portOrFree returns port when it is free on 127.0.0.1, a free port when it is 0.
-func portOrFree(port int) (int, error) {
-	if port == 0 {
-		return freePort()
-	}
-	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-	if err != nil {
-		return 0, fmt.Errorf("port %d on 127.0.0.1 is in use (another make dev, or docker compose up?): %w", port, err)
-	}
-	l.Close()
-	return port, nil
 }
 
 // kratosEnv is a small, deterministic environment: the caller's Kratos-looking
@@ -272,11 +264,14 @@ func (k *Kratos) DSN() string { return k.dsn }
 // Logs returns what Kratos has logged so far (the last 64 KiB).
 func (k *Kratos) Logs() string { return k.logs.String() }
 
-// WhoamiCalls is how many GET /sessions/whoami requests Kratos has answered since it
-// was started, counted from its request log: what a service's session cache saves.
-// Kratos logs a request just after answering it, so a count read right after a call
-// can lag by that one line.
-func (k *Kratos) WhoamiCalls() int64 { return k.whoamis.count.Load() }
+// Requests is how many requests to path (exactly: a query string is not part of it)
+// Kratos has answered since it was started, counted from its request log; with
+// statuses, only the answers with one of them. Requests("/sessions/whoami") is what a
+// service's session cache saves. Kratos logs a request just after answering it, so a
+// count read right after a call can lag by that one line.
+func (k *Kratos) Requests(path string, statuses ...int) int64 {
+	return k.requests.count(path, statuses...)
+}
 
 // Done is closed when the Kratos process started last exits (Stop, or a crash).
 func (k *Kratos) Done() <-chan struct{} {
@@ -331,7 +326,7 @@ func (k *Kratos) start(ctx context.Context, migrate bool) error {
 	cmd.Dir = k.configDir
 	cmd.Env = k.env
 	cmd.Stdout, cmd.Stderr = k.out, k.out
-	killWithParent(cmd)
+	proc.KillWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", k.bin, err)
 	}
@@ -345,29 +340,11 @@ func (k *Kratos) start(ctx context.Context, migrate bool) error {
 }
 
 func (k *Kratos) waitReady(ctx context.Context, done chan struct{}) error {
-	hc := &http.Client{Timeout: 2 * time.Second}
-	deadline := time.Now().Add(readyTimeout)
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
 	for _, u := range []string{k.publicURL + "/health/ready", k.adminURL + "/admin/health/ready"} {
-		for {
-			select {
-			case <-done:
-				return errors.New("kratos exited before it was ready")
-			case <-ctx.Done():
-				return fmt.Errorf("kratos not ready: %w", ctx.Err())
-			default:
-			}
-			resp, err := hc.Get(u)
-			if err == nil {
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					break
-				}
-			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("kratos not ready after %s (%s)", readyTimeout, u)
-			}
-			time.Sleep(50 * time.Millisecond)
+		if err := proc.WaitHealthy(ctx, u, done); err != nil {
+			return fmt.Errorf("kratos not ready: %w", err)
 		}
 	}
 	return nil
@@ -429,10 +406,13 @@ func (k *Kratos) signal(sig syscall.Signal) int {
 	return k.cmd.Process.Pid
 }
 
-// Close stops Kratos and removes the temporary directory Run made; Start's cleanup
-// calls it.
+// Close stops Kratos, closes the WithLogFile file and removes the temporary directory
+// Run made; Start's cleanup calls it.
 func (k *Kratos) Close() {
 	k.Stop()
+	if k.logFile != nil {
+		k.logFile.Close()
+	}
 	if k.tmpDir != "" {
 		os.RemoveAll(k.tmpDir)
 	}
@@ -678,15 +658,6 @@ func decodeSeg(seg string, v any) error {
 	return json.Unmarshal(b, v)
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("pick a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 // RepoRoot is the repository's root folder (the one with go.mod and kratos/kratos.yml),
 // found from the working directory; programs build the service from it.
 func RepoRoot() (string, error) { return repoRoot() }
@@ -720,13 +691,19 @@ func repoRoot() (string, error) {
 	return "", errors.New("cannot find the repository root (a folder with go.mod and kratos/kratos.yml) above the working directory")
 }
 
-// requestCounter counts the "completed handling request" lines Kratos logs for path.
-// It sees Kratos's output in arbitrary chunks, so it keeps a partial last line.
+// requestCounter counts the "completed handling request" lines Kratos logs, by path
+// and status. It sees Kratos's output in arbitrary chunks, so it keeps a partial last
+// line.
 type requestCounter struct {
-	path    string
-	count   atomic.Int64
 	mu      sync.Mutex
 	partial []byte
+	counts  map[answer]int64
+}
+
+// answer is a request's path and the status Kratos answered it with.
+type answer struct {
+	path   string
+	status int
 }
 
 func (c *requestCounter) Write(p []byte) (int, error) {
@@ -738,8 +715,11 @@ func (c *requestCounter) Write(p []byte) (int, error) {
 		if i < 0 {
 			break
 		}
-		if isCompletedRequest(c.partial[:i], c.path) {
-			c.count.Add(1)
+		if a, ok := completedRequest(c.partial[:i]); ok {
+			if c.counts == nil {
+				c.counts = map[answer]int64{}
+			}
+			c.counts[a]++
 		}
 		c.partial = c.partial[i+1:]
 	}
@@ -750,12 +730,50 @@ func (c *requestCounter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// isCompletedRequest reports whether line is Kratos's (text format) log of a finished
-// request to exactly path: "msg=completed handling request" with "path:<path> " in
-// its http_request field; a query string is logged in a field of its own.
-func isCompletedRequest(line []byte, path string) bool {
-	return bytes.Contains(line, []byte("msg=completed handling request")) &&
-		bytes.Contains(line, []byte("path:"+path+" "))
+// count is how many answers to path were seen, with one of statuses when any are given.
+func (c *requestCounter) count(path string, statuses ...int) int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var n int64
+	for a, m := range c.counts {
+		if a.path == path && (len(statuses) == 0 || slices.Contains(statuses, a.status)) {
+			n += m
+		}
+	}
+	return n
+}
+
+// completedRequest reads Kratos's (text format) log of a finished request: a line
+// with "msg=completed handling request", "path:<path>" in its http_request field (a
+// query string is logged in a field of its own) and "status:<code>" in its
+// http_response field.
+func completedRequest(line []byte) (answer, bool) {
+	s := string(line)
+	if !strings.Contains(s, "msg=completed handling request") {
+		return answer{}, false
+	}
+	req, resp, ok := strings.Cut(s, " http_response=map[")
+	if !ok {
+		return answer{}, false
+	}
+	_, req, ok = strings.Cut(req, " http_request=map[")
+	if !ok {
+		return answer{}, false
+	}
+	var a answer
+	for f := range strings.FieldsSeq(req) {
+		if p, ok := strings.CutPrefix(f, "path:"); ok {
+			a.path = strings.TrimRight(p, "]")
+			break
+		}
+	}
+	for f := range strings.FieldsSeq(strings.TrimRight(resp, "]")) {
+		if v, ok := strings.CutPrefix(f, "status:"); ok {
+			a.status, _ = strconv.Atoi(strings.TrimRight(v, "]"))
+			break
+		}
+	}
+	return a, a.path != ""
 }
 
 // lastLines returns the last n lines of s.
@@ -765,30 +783,4 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n-1:]
 	}
 	return strings.Join(lines, "")
-}
-
-// logBuffer keeps the last maxLogShown bytes written to it; safe for concurrent use.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf []byte
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf = append(b.buf, p...)
-	if len(b.buf) > 2*maxLogShown {
-		b.buf = append([]byte(nil), b.buf[len(b.buf)-maxLogShown:]...)
-	}
-	return len(p), nil
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	s := b.buf
-	if len(s) > maxLogShown {
-		s = s[len(s)-maxLogShown:]
-	}
-	return string(s)
 }

@@ -101,19 +101,6 @@ func TestDevJWKSAndVerify(t *testing.T) {
 	}
 }
 
-func TestLogBufferKeepsTail(t *testing.T) {
-	var b logBuffer
-	line := strings.Repeat("x", 1023) + "\n"
-	for i := 0; i < 300; i++ {
-		b.Write([]byte(line))
-	}
-	b.Write([]byte("LAST\n"))
-	s := b.String()
-	if len(s) > maxLogShown || !strings.HasSuffix(s, "LAST\n") {
-		t.Fatalf("len %d, suffix %q", len(s), s[len(s)-10:])
-	}
-}
-
 func TestStartWithoutBinary(t *testing.T) {
 	t.Setenv("KRATOS_BIN", filepath.Join(t.TempDir(), "missing"))
 	_, err := Run(context.Background())

@@ -14,6 +14,7 @@ import (
 
 	"github.com/example/ory-gin-starter/dev/kratostest"
 	"github.com/example/ory-gin-starter/dev/oryflow"
+	"github.com/example/ory-gin-starter/dev/proc"
 )
 
 // TestE2ERunForPrograms starts Kratos the way make dev and make bench do: fixed ports,
@@ -21,12 +22,7 @@ import (
 func TestE2ERunForPrograms(t *testing.T) {
 	pub, adm := freePort(t), freePort(t)
 	logPath := filepath.Join(t.TempDir(), "kratos.log")
-	f, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	k, err := kratostest.Run(t.Context(), kratostest.WithPorts(pub, adm), kratostest.WithLog(f))
+	k, err := kratostest.Run(t.Context(), kratostest.WithPorts(pub, adm), kratostest.WithLogFile(logPath))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +32,7 @@ func TestE2ERunForPrograms(t *testing.T) {
 	}
 
 	res := k.Register(t, k.NewEmail(), kratostest.Password)
-	before := k.WhoamiCalls()
+	before := k.Requests("/sessions/whoami")
 	for range 3 {
 		if _, err := k.Whoami(oryflow.Credentials{SessionToken: res.SessionToken}, ""); err != nil {
 			t.Fatal(err)
@@ -44,11 +40,11 @@ func TestE2ERunForPrograms(t *testing.T) {
 	}
 	// Kratos logs the request just after it answers.
 	deadline := time.Now().Add(2 * time.Second)
-	for k.WhoamiCalls()-before < 3 && time.Now().Before(deadline) {
+	for k.Requests("/sessions/whoami")-before < 3 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if got := k.WhoamiCalls() - before; got != 3 {
-		t.Errorf("WhoamiCalls grew by %d after 3 whoami calls, want 3", got)
+	if got := k.Requests("/sessions/whoami") - before; got != 3 {
+		t.Errorf("Requests(/sessions/whoami) grew by %d after 3 whoami calls, want 3", got)
 	}
 
 	k.Close()
@@ -74,10 +70,9 @@ func TestE2ERunForPrograms(t *testing.T) {
 
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := proc.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return p
 }

@@ -2,6 +2,7 @@ package kratostest
 
 import (
 	"net"
+	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,52 +18,37 @@ const (
 
 func TestRequestCounter(t *testing.T) {
 	cases := []struct {
-		name   string
-		writes []string
-		want   int64
+		name     string
+		writes   []string
+		path     string
+		statuses []int
+		want     int64
 	}{
-		{"one whoami", []string{whoamiLine}, 1},
-		{"with a query string", []string{tokenizeLine}, 1},
-		{"started lines are not answers", []string{startedLine}, 0},
-		{"another path", []string{otherPath}, 0},
-		{"split across writes", []string{whoamiLine[:40], whoamiLine[40:90], whoamiLine[90:]}, 1},
-		{"many in one write", []string{startedLine + whoamiLine + otherPath + whoamiLine + tokenizeLine}, 3},
-		{"no newline yet", []string{strings.TrimSuffix(whoamiLine, "\n")}, 0},
+		{"one whoami", []string{whoamiLine}, "/sessions/whoami", nil, 1},
+		{"with a query string", []string{tokenizeLine}, "/sessions/whoami", nil, 1},
+		{"started lines are not answers", []string{startedLine}, "/sessions/whoami", nil, 0},
+		{"another path", []string{otherPath}, "/sessions/whoami", nil, 0},
+		{"that other path", []string{otherPath}, "/sessions/whoami/x", nil, 1},
+		{"split across writes", []string{whoamiLine[:40], whoamiLine[40:90], whoamiLine[90:]}, "/sessions/whoami", nil, 1},
+		{"many in one write", []string{startedLine + whoamiLine + otherPath + whoamiLine + tokenizeLine}, "/sessions/whoami", nil, 3},
+		{"no newline yet", []string{strings.TrimSuffix(whoamiLine, "\n")}, "/sessions/whoami", nil, 0},
+		{"by status", []string{whoamiLine + otherPath}, "/sessions/whoami/x", []int{http.StatusNotFound}, 1},
+		{"not text_status", []string{whoamiLine}, "/sessions/whoami", []int{http.StatusOK}, 1},
+		{"another status", []string{whoamiLine + tokenizeLine}, "/sessions/whoami", []int{http.StatusTemporaryRedirect}, 0},
+		{"any of statuses", []string{whoamiLine + otherPath}, "/sessions/whoami/x", []int{http.StatusOK, http.StatusNotFound}, 1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			c := &requestCounter{path: "/sessions/whoami"}
+			c := &requestCounter{}
 			for _, w := range tc.writes {
 				if n, err := c.Write([]byte(w)); n != len(w) || err != nil {
 					t.Fatalf("Write = %d, %v; want %d, nil", n, err, len(w))
 				}
 			}
-			if got := c.count.Load(); got != tc.want {
-				t.Errorf("count = %d, want %d", got, tc.want)
+			if got := c.count(tc.path, tc.statuses...); got != tc.want {
+				t.Errorf("count(%q, %v) = %d, want %d", tc.path, tc.statuses, got, tc.want)
 			}
 		})
-	}
-}
-
-func TestPortOrFree(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	busy := l.Addr().(*net.TCPAddr).Port
-	if _, err := portOrFree(busy); err == nil || !strings.Contains(err.Error(), "in use") {
-		t.Errorf("portOrFree(busy port) err = %v, want one saying it is in use", err)
-	}
-	free, err := freePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, err := portOrFree(free); got != free || err != nil {
-		t.Errorf("portOrFree(%d) = %d, %v; want the same port", free, got, err)
-	}
-	if got, err := portOrFree(0); got == 0 || err != nil {
-		t.Errorf("portOrFree(0) = %d, %v; want a free port", got, err)
 	}
 }
 

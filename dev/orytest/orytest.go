@@ -93,7 +93,7 @@ func New(t testing.TB, opts ...Option) *Server {
 	mux.HandleFunc("GET /admin/sessions/{id}", s.getSession)
 	mux.HandleFunc("DELETE /admin/sessions/{id}", s.disableSession)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "", "Unable to locate the resource", "")
+		notFound(w)
 	})
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.observe(r)
@@ -422,12 +422,9 @@ func (s *Server) getIdentity(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	i := s.identities[r.PathValue("id")]
-	if i == nil {
-		writeError(w, http.StatusNotFound, "", "Unable to locate the resource", "")
-		return
+	if i := found(w, s.identities, r.PathValue("id")); i != nil {
+		writeJSON(w, http.StatusOK, s.identityJSON(i, true))
 	}
-	writeJSON(w, http.StatusOK, s.identityJSON(i, true))
 }
 
 func (s *Server) listIdentities(w http.ResponseWriter, r *http.Request) {
@@ -468,8 +465,7 @@ func (s *Server) listIdentitySessions(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	iid := r.PathValue("id")
-	if s.identities[iid] == nil {
-		writeError(w, http.StatusNotFound, "", "Unable to locate the resource", "")
+	if found(w, s.identities, iid) == nil {
 		return
 	}
 	var list []*session
@@ -496,13 +492,10 @@ func (s *Server) getSession(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ss := s.sessions[r.PathValue("id")]
-	if ss == nil {
-		writeError(w, http.StatusNotFound, "", "Unable to locate the resource", "")
-		return
+	if ss := found(w, s.sessions, r.PathValue("id")); ss != nil {
+		expand := slices.Contains(r.URL.Query()["expand"], "identity")
+		writeJSON(w, http.StatusOK, s.sessionJSON(ss, expand, true))
 	}
-	expand := slices.Contains(r.URL.Query()["expand"], "identity")
-	writeJSON(w, http.StatusOK, s.sessionJSON(ss, expand, true))
 }
 
 func (s *Server) disableSession(w http.ResponseWriter, r *http.Request) {
@@ -511,13 +504,24 @@ func (s *Server) disableSession(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ss := s.sessions[r.PathValue("id")]
-	if ss == nil {
-		writeError(w, http.StatusNotFound, "", "Unable to locate the resource", "")
-		return
+	if ss := found(w, s.sessions, r.PathValue("id")); ss != nil {
+		ss.active = false
+		w.WriteHeader(http.StatusNoContent)
 	}
-	ss.active = false
-	w.WriteHeader(http.StatusNoContent)
+}
+
+// found returns m[id], or writes Ory's 404 and returns nil. The caller holds s.mu.
+func found[T any](w http.ResponseWriter, m map[string]*T, id string) *T {
+	v := m[id]
+	if v == nil {
+		notFound(w)
+	}
+	return v
+}
+
+// notFound is Ory's answer for an unknown route or resource.
+func notFound(w http.ResponseWriter) {
+	writeError(w, http.StatusNotFound, "", "Unable to locate the resource", "")
 }
 
 // paginate reads page_size (default 250, 1..1000) and page_token, and sets the Link

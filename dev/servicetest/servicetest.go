@@ -1,14 +1,12 @@
 // Package servicetest starts the service in-process for tests, the way main does
-// (through its run function, on a free port), and holds the small helpers that come
-// with it: a free port, a log buffer safe for concurrent writes, and a wait for a
-// health endpoint.
+// (through its run function, on a free port). The helpers it is built on (a free
+// port, a wait for a health endpoint, a log buffer) live in dev/proc, which programs
+// can import too.
 package servicetest
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"maps"
 	"net"
@@ -17,10 +15,16 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/example/ory-gin-starter/dev/proc"
 )
 
 // RunFunc is the signature of the service's run function.
 type RunFunc func(ctx context.Context, getenv func(string) string, stdout io.Writer) error
+
+// Buffer is the log buffer Service.Logs is: safe for concurrent writes, it keeps
+// everything.
+type Buffer = proc.Buffer
 
 // ErrStillRunning is what Wait returns when run has not returned in time.
 var ErrStillRunning = errors.New("run has not returned")
@@ -57,7 +61,7 @@ func Start(t testing.TB, run RunFunc, env map[string]string) *Service {
 // values to run through it.
 func StartContext(t testing.TB, ctx context.Context, run RunFunc, env map[string]string) *Service {
 	t.Helper()
-	port, err := FreePort()
+	port, err := proc.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +97,7 @@ func StartContext(t testing.TB, ctx context.Context, run RunFunc, env map[string
 
 	wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer wcancel()
-	if err := WaitHealthy(wctx, s.URL+"/healthz", s.exited); err != nil {
+	if err := proc.WaitHealthy(wctx, s.URL+"/healthz", s.exited); err != nil {
 		t.Fatalf("service not ready: %v\nlogs:\n%s", err, s.Logs)
 	}
 	return s
@@ -120,63 +124,4 @@ func (s *Service) Wait(timeout time.Duration) error {
 func (s *Service) Stop(timeout time.Duration) error {
 	s.Cancel()
 	return s.Wait(timeout)
-}
-
-// WaitHealthy polls url until it answers 200. It gives up when ctx is done or when
-// exited (the process or goroutine serving url has ended; may be nil) is closed.
-func WaitHealthy(ctx context.Context, url string, exited <-chan struct{}) error {
-	hc := &http.Client{Timeout: 2 * time.Second}
-	var last error
-	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			return err
-		}
-		resp, err := hc.Do(req)
-		if err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			err = fmt.Errorf("GET %s: status %d", url, resp.StatusCode)
-		}
-		last = err
-		select {
-		case <-exited:
-			return fmt.Errorf("exited before %s answered 200", url)
-		case <-ctx.Done():
-			return fmt.Errorf("%s not healthy: %w (last: %v)", url, ctx.Err(), last)
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-}
-
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func FreePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("pick a free port: %w", err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
-// Buffer is a bytes.Buffer safe for concurrent writes, such as a server's logs.
-type Buffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *Buffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-// String returns everything written so far.
-func (b *Buffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

@@ -65,21 +65,3 @@ func TestWaitStillRunning(t *testing.T) {
 	}
 	_ = s.Stop(5 * time.Second)
 }
-
-func TestWaitHealthyGivesUp(t *testing.T) {
-	port, err := FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	url := fmt.Sprintf("http://127.0.0.1:%d/healthz", port)
-	exited := make(chan struct{})
-	close(exited)
-	if err := WaitHealthy(context.Background(), url, exited); err == nil {
-		t.Error("WaitHealthy() = nil for a process that exited")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-	defer cancel()
-	if err := WaitHealthy(ctx, url, nil); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("WaitHealthy() = %v, want the context's deadline", err)
-	}
-}

@@ -55,9 +55,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/example/ory-gin-starter/dev/cmd/internal/proc"
 	"github.com/example/ory-gin-starter/dev/kratostest"
 	"github.com/example/ory-gin-starter/dev/oryflow"
+	"github.com/example/ory-gin-starter/dev/proc"
 )
 
 const password = "bench-Passw0rd-local-only"
@@ -235,13 +235,8 @@ func (b *bench) measure(ctx context.Context, root string) (outcome, []string, er
 	} else {
 		b.topology = fmt.Sprintf("wrk, Kratos and the service share all %d CPUs", runtime.NumCPU())
 	}
-	kratosLog, err := os.Create(filepath.Join(b.out, "kratos.log"))
-	if err != nil {
-		return o, nil, err
-	}
-	defer kratosLog.Close()
 	b.logf("starting Kratos (DSN=memory); %s", b.topology)
-	k, err := kratostest.Run(ctx, append(kratosOpts, kratostest.WithLog(kratosLog))...)
+	k, err := kratostest.Run(ctx, append(kratosOpts, kratostest.WithLogFile(filepath.Join(b.out, "kratos.log")))...)
 	if err != nil {
 		return o, nil, fmt.Errorf("start Kratos: %w", err)
 	}
@@ -260,14 +255,10 @@ func (b *bench) measure(ctx context.Context, root string) (outcome, []string, er
 		{"uncached", []string{"SESSION_CACHE_TTL=0"}},
 		{"jwt", []string{"ORY_JWKS_URL=file://" + k.PublicJWKSPath(), "ORY_JWT_TEMPLATE=" + kratostest.TokenizerTemplate}},
 	} {
-		f, err := os.Create(filepath.Join(b.out, "service-"+s.name+".log"))
-		if err != nil {
-			return o, nil, err
-		}
-		defer f.Close()
 		env := append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
 			"ORY_SDK_URL=" + k.PublicURL(), "ORY_ADMIN_URL=" + k.AdminURL(), "LOG_LEVEL=warn"}, s.extra...)
-		p, err := proc.Start(ctx, proc.Config{Bin: svcBin, Dir: b.out, Env: env, CPUs: b.appCPUs, Out: f})
+		p, err := proc.Start(ctx, proc.Config{Bin: svcBin, Dir: b.out, Env: env, CPUs: b.appCPUs,
+			LogFile: filepath.Join(b.out, "service-"+s.name+".log")})
 		if err != nil {
 			return o, nil, fmt.Errorf("start the service (%s): %w (log .run/bench/service-%s.log)", s.name, err, s.name)
 		}
@@ -307,7 +298,7 @@ func (b *bench) measure(ctx context.Context, root string) (outcome, []string, er
 	}
 
 	// The whoami count comes from Kratos's request log: check it counts one call as one.
-	before := k.WhoamiCalls()
+	before := k.Requests("/sessions/whoami")
 	if _, err := oryflow.Whoami(ctx, hc, k.PublicURL(), oryflow.Credentials{SessionToken: user.SessionToken}, ""); err != nil {
 		return o, nil, fmt.Errorf("whoami with the new token: %w", err)
 	}
@@ -530,10 +521,10 @@ func signIn(ctx context.Context, hc *http.Client, publicURL, email string, n int
 // settledWhoami reads Kratos's whoami count once it has stopped moving: Kratos logs a
 // request just after answering it.
 func settledWhoami(k *kratostest.Kratos) int64 {
-	last := k.WhoamiCalls()
+	last := k.Requests("/sessions/whoami")
 	for range 20 {
 		time.Sleep(50 * time.Millisecond)
-		n := k.WhoamiCalls()
+		n := k.Requests("/sessions/whoami")
 		if n == last {
 			return n
 		}

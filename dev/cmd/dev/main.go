@@ -32,9 +32,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/example/ory-gin-starter/dev/cmd/internal/proc"
 	"github.com/example/ory-gin-starter/dev/kratostest"
 	"github.com/example/ory-gin-starter/dev/oryflow"
+	"github.com/example/ory-gin-starter/dev/proc"
 )
 
 const defaultPassword = "demo-Passw0rd-local-only"
@@ -108,13 +108,8 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 		}
 	}
 
-	kratosLog, err := os.Create(filepath.Join(runDir, "kratos.log"))
-	if err != nil {
-		return err
-	}
-	defer kratosLog.Close()
 	logf("starting Kratos on 127.0.0.1:%d (admin :%d), DSN=memory, log .run/kratos.log", c.publicPort, c.adminPort)
-	k, err := kratostest.Run(ctx, kratostest.WithPorts(c.publicPort, c.adminPort), kratostest.WithLog(kratosLog))
+	k, err := kratostest.Run(ctx, kratostest.WithPorts(c.publicPort, c.adminPort), kratostest.WithLogFile(filepath.Join(runDir, "kratos.log")))
 	if err != nil {
 		return fmt.Errorf("start Kratos: %w", err)
 	}
@@ -138,18 +133,14 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 		if err := proc.Build(ctx, root, ".", bin); err != nil {
 			return err
 		}
-		serviceLog, err := os.Create(filepath.Join(runDir, "service.log"))
-		if err != nil {
-			return err
-		}
-		defer serviceLog.Close()
 		logf("starting the service on http://localhost:%d, log .run/service.log", c.port)
 		svc, err = proc.Start(ctx, proc.Config{
-			Bin:  bin,
-			Dir:  root, // the developer's .env applies, as with go run .
-			Env:  append(os.Environ(), "ORY_SDK_URL="+k.PublicURL(), "ORY_ADMIN_URL="+k.AdminURL()),
-			Port: c.port,
-			Out:  io.MultiWriter(serviceLog, follow),
+			Bin:     bin,
+			Dir:     root, // the developer's .env applies, as with go run .
+			Env:     append(os.Environ(), "ORY_SDK_URL="+k.PublicURL(), "ORY_ADMIN_URL="+k.AdminURL()),
+			Port:    c.port,
+			Out:     follow,
+			LogFile: filepath.Join(runDir, "service.log"),
 		})
 		if err != nil {
 			return fmt.Errorf("start the service: %w (log .run/service.log)", err)

@@ -39,9 +39,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/example/ory-gin-starter/dev/cmd/internal/proc"
 	"github.com/example/ory-gin-starter/dev/kratostest"
 	"github.com/example/ory-gin-starter/dev/oryflow"
+	"github.com/example/ory-gin-starter/dev/proc"
 )
 
 const password = "loadtest-Pa55word!-correct-horse"
@@ -191,14 +191,8 @@ func run(ctx context.Context, o options) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	kratosLog, err := os.Create(filepath.Join(dir, "kratos.log"))
-	if err != nil {
-		return err
-	}
-	defer kratosLog.Close()
-
 	fmt.Println("loadtest: starting Kratos and building the service (logs in .run/loadtest/)")
-	k, err := kratostest.Run(ctx, kratostest.WithLog(kratosLog))
+	k, err := kratostest.Run(ctx, kratostest.WithLogFile(filepath.Join(dir, "kratos.log")))
 	if err != nil {
 		return fmt.Errorf("start Kratos: %w", err)
 	}
@@ -213,11 +207,6 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 
-	serviceLog, err := os.Create(filepath.Join(dir, "service.log"))
-	if err != nil {
-		return err
-	}
-	defer serviceLog.Close()
 	svc, err := proc.Start(ctx, proc.Config{
 		Bin: bin,
 		Dir: dir,
@@ -228,8 +217,8 @@ func run(ctx context.Context, o options) error {
 			"LOG_LEVEL=info",
 			"SHUTDOWN_TIMEOUT=10s",
 		},
-		Out:   serviceLog,
-		Ready: "/readyz",
+		LogFile: filepath.Join(dir, "service.log"),
+		Ready:   "/readyz",
 	})
 	if err != nil {
 		return fmt.Errorf("start the service: %w (log .run/loadtest/service.log)", err)

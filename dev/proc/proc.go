@@ -1,14 +1,17 @@
 // Package proc builds the service and runs it as its own process for the programs
 // behind make dev, make bench and make loadtest: a built binary rather than `go run`,
 // whose child would outlive a killed `go run`, so stopping stops exactly what started.
+//
+// It also holds the small helpers those programs share with the test harnesses
+// (dev/servicetest, dev/kratostest): a free port, a wait for a health endpoint, a log
+// buffer safe for concurrent writes. It does not import "testing", so programs can
+// use it.
 package proc
 
 import (
 	"context"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
@@ -41,6 +44,9 @@ type Config struct {
 	Port int      // listen port on 127.0.0.1; 0 picks a free one
 	CPUs string   // run under taskset -c CPUs when set
 	Out  io.Writer
+	// LogFile, when set, is a file (created, or emptied) that gets everything the
+	// service prints, as well as Out; it is closed when the process exits.
+	LogFile string
 	// Ready is the path polled until it answers 200 (default /healthz).
 	Ready string
 }
@@ -57,15 +63,9 @@ type Process struct {
 // Start runs the binary and waits until it answers 200 on c.Ready, it exits, or ctx
 // is done.
 func Start(ctx context.Context, c Config) (*Process, error) {
-	port := c.Port
-	if port == 0 {
-		p, err := FreePort()
-		if err != nil {
-			return nil, err
-		}
-		port = p
-	} else if Busy(port) {
-		return nil, fmt.Errorf("port %d on 127.0.0.1 is in use", port)
+	port, err := PortOrFree(c.Port)
+	if err != nil {
+		return nil, err
 	}
 	args := []string{c.Bin}
 	if c.CPUs != "" {
@@ -75,20 +75,39 @@ func Start(ctx context.Context, c Config) (*Process, error) {
 	cmd.Dir = c.Dir
 	cmd.Env = append(append([]string(nil), c.Env...), "PORT="+strconv.Itoa(port))
 	cmd.Stdout, cmd.Stderr = c.Out, c.Out
-	killWithParent(cmd)
+	var logFile *os.File
+	if c.LogFile != "" {
+		if logFile, err = os.Create(c.LogFile); err != nil {
+			return nil, err
+		}
+		cmd.Stdout, cmd.Stderr = logFile, logFile
+		if c.Out != nil {
+			cmd.Stdout = io.MultiWriter(logFile, c.Out)
+			cmd.Stderr = cmd.Stdout
+		}
+	}
+	KillWithParent(cmd)
 	if err := cmd.Start(); err != nil {
+		if logFile != nil {
+			logFile.Close()
+		}
 		return nil, fmt.Errorf("start %s: %w", c.Bin, err)
 	}
 	p := &Process{URL: "http://127.0.0.1:" + strconv.Itoa(port), Port: port, cmd: cmd, done: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
+		if logFile != nil {
+			logFile.Close()
+		}
 		close(p.done)
 	}()
 	ready := c.Ready
 	if ready == "" {
 		ready = "/healthz"
 	}
-	if err := WaitOK(ctx, p.URL+ready, p.done, readyTimeout); err != nil {
+	wctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	if err := WaitHealthy(wctx, p.URL+ready, p.done); err != nil {
 		p.Kill()
 		return nil, err
 	}
@@ -127,56 +146,4 @@ func (p *Process) Stop() error {
 func (p *Process) Kill() {
 	_ = p.cmd.Process.Kill()
 	<-p.done
-}
-
-// WaitOK polls url until it answers 200. It gives up when exited is closed (the
-// process died), ctx is done, or timeout passes.
-func WaitOK(ctx context.Context, url string, exited <-chan struct{}, timeout time.Duration) error {
-	hc := &http.Client{Timeout: 2 * time.Second}
-	deadline := time.Now().Add(timeout)
-	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			return err
-		}
-		resp, err := hc.Do(req)
-		if err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			err = fmt.Errorf("status %d", resp.StatusCode)
-		}
-		select {
-		case <-exited:
-			return fmt.Errorf("exited before %s answered", url)
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s not ready after %s: %w", url, timeout, err)
-		}
-	}
-}
-
-// FreePort returns a port on 127.0.0.1 that was free a moment ago.
-func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("pick a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// Busy reports whether something accepts connections on 127.0.0.1:port.
-func Busy(port int) bool {
-	c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), time.Second)
-	if err != nil {
-		return false
-	}
-	c.Close()
-	return true
 }
