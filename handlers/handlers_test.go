@@ -18,7 +18,7 @@ import (
 	"github.com/example/ory-gin-starter/auth"
 	"github.com/example/ory-gin-starter/dev/apitest"
 	"github.com/example/ory-gin-starter/dev/orytest"
-	"github.com/example/ory-gin-starter/dev/servicetest"
+	"github.com/example/ory-gin-starter/dev/proc"
 	"github.com/example/ory-gin-starter/handlers"
 	"github.com/example/ory-gin-starter/metrics"
 	"github.com/example/ory-gin-starter/ory"
@@ -37,7 +37,7 @@ type env struct {
 	fake *orytest.Server
 	srv  *httptest.Server
 	v    *apitest.Validator
-	logs *servicetest.Buffer
+	logs *proc.Buffer
 
 	mu      sync.Mutex
 	bodies  [][]byte
@@ -79,7 +79,7 @@ func newEnvWith(t *testing.T, o envOptions, urls func(fakeURL string) (public, a
 		o.oryTimeout = 500 * time.Millisecond
 	}
 	clients := ory.New(ory.Config{PublicURL: o.publicURL, AdminURL: o.adminURL, APIKey: apiKey, Timeout: o.oryTimeout})
-	e := &env{t: t, fake: fake, v: apitest.New(t), logs: &servicetest.Buffer{}, secrets: []string{apiKey}}
+	e := &env{t: t, fake: fake, v: apitest.New(t), logs: &proc.Buffer{}, secrets: []string{apiKey}}
 	router := handlers.NewRouter(handlers.Deps{
 		Logger:      slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Checker:     auth.NewChecker(clients.Frontend, auth.Options{Timeout: o.oryTimeout, CacheTTL: o.cacheTTL, DenyTTL: o.cacheTTL}),

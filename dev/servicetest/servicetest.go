@@ -22,10 +22,6 @@ import (
 // RunFunc is the signature of the service's run function.
 type RunFunc func(ctx context.Context, getenv func(string) string, stdout io.Writer) error
 
-// Buffer is the log buffer Service.Logs is: safe for concurrent writes, it keeps
-// everything.
-type Buffer = proc.Buffer
-
 // ErrStillRunning is what Wait returns when run has not returned in time.
 var ErrStillRunning = errors.New("run has not returned")
 
@@ -36,7 +32,7 @@ type Service struct {
 	// Addr is the host:port it listens on.
 	Addr string
 	// Logs receives everything run writes to stdout.
-	Logs *Buffer
+	Logs *proc.Buffer
 	// Client is an HTTP client with a timeout, so that a hung service fails the test
 	// instead of hanging it.
 	Client *http.Client
@@ -73,7 +69,7 @@ func StartContext(t testing.TB, ctx context.Context, run RunFunc, env map[string
 	ctx, cancel := context.WithCancel(ctx)
 	s := &Service{
 		Addr:   net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
-		Logs:   &Buffer{},
+		Logs:   &proc.Buffer{},
 		Client: &http.Client{Timeout: 10 * time.Second},
 		cancel: cancel,
 		exited: make(chan struct{}),
