@@ -17,9 +17,9 @@ type Limit struct {
 }
 
 // DeveloperLimits returns the fake's default buckets for Ory Network's Developer
-// plan, by bucket name (see the routes in bucketRoutes). The figures come from
-// Ory's published rate-limit tables as quoted in docs/ory-network.md; they change,
-// so tests set their own through Limits and never depend on these.
+// plan, by bucket name (see the routes in bucketRoutes). docs/ory-network.md says
+// where the figures come from; they change, so tests set their own through Limits
+// and never depend on these.
 func DeveloperLimits() map[string]Limit {
 	return map[string]Limit{
 		"whoami":                 {Burst: 10, Sustained: 200},
