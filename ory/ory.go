@@ -219,9 +219,9 @@ func AdminProblem(resp *http.Response, err error) *problem.Problem {
 // RetryDelay is the delay, in seconds (1..60), to pass on with a 429 from Ory.
 // Retry-After wins when present (self-hosted Kratos behind a proxy may send it).
 // Ory Network sends x-ratelimit-reset instead, the seconds until its window
-// resets, and asks clients to add jitter: a random spread of up to a quarter of
-// the wait (at least a second) is added, so callers limited at the same moment do
-// not all come back in the same second and drain the next window at once.
+// resets. A random spread of up to a quarter of that wait (at least a second) is
+// added, so callers limited at the same moment do not all come back in the same
+// second and drain the next window at once.
 func RetryDelay(h http.Header) int { return retryDelay(h, rand.IntN) }
 
 // retryDelay is RetryDelay with the random source given: intn(n) returns 0..n-1.
@@ -240,16 +240,7 @@ func retryDelay(h http.Header, intn func(int) int) int {
 	return bound(reset + intn(spread+1))
 }
 
-// RetryAfter parses a Retry-After header (seconds or an HTTP date) and bounds it to
-// 1..60 seconds; a missing or bad value gives 1.
-func RetryAfter(v string) int {
-	secs, ok := parseRetryAfter(v)
-	if !ok {
-		return 1
-	}
-	return bound(secs)
-}
-
+// parseRetryAfter reads a Retry-After value: seconds or an HTTP date.
 func parseRetryAfter(v string) (int, bool) {
 	if n, err := strconv.Atoi(v); err == nil {
 		return n, true

@@ -3,6 +3,7 @@ package ory
 import (
 	"net/http"
 	"testing"
+	"time"
 )
 
 // TestRetryDelay: Retry-After wins when Ory (or a proxy) sends it; Ory Network
@@ -45,6 +46,15 @@ func TestRetryDelay(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRetryAfterDate: Retry-After may be an HTTP date.
+func TestRetryAfterDate(t *testing.T) {
+	t.Parallel()
+	h := http.Header{"Retry-After": {time.Now().Add(20 * time.Second).UTC().Format(http.TimeFormat)}}
+	if got := RetryDelay(h); got < 18 || got > 20 {
+		t.Errorf("RetryDelay(a date 20s ahead) = %d, want 18..20", got)
 	}
 }
 
