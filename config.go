@@ -13,6 +13,7 @@ import (
 
 // config is the service's configuration, read from the environment.
 type config struct {
+	Slug         string // ORY_PROJECT_SLUG: Ory Network when set
 	PublicURL    string
 	AdminURL     string
 	APIKey       string
@@ -32,10 +33,10 @@ type config struct {
 	JWTSkew      time.Duration
 }
 
-// Defaults. A 30s session cache keeps a busy user at two whoami calls a minute,
-// well inside Ory Network's Developer limit (300/min), while a session revoked
-// outside this service (another app, the Ory console) stops working within 30s.
-// Revocations through this service's own routes take effect at once.
+// Defaults. A 30s session cache keeps a busy user at two whoami calls a minute
+// (Ory Network limits them per project, see docs/ory-network.md), while a session
+// revoked outside this service (another app, the Ory console) stops working within
+// 30s. Revocations through this service's own routes take effect at once.
 const (
 	defaultPublicURL = "http://127.0.0.1:4433"
 	defaultAdminURL  = "http://127.0.0.1:4434"
@@ -64,15 +65,19 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 
 	slug := getenv("ORY_PROJECT_SLUG")
+	c.Slug = slug
 	c.PublicURL, c.AdminURL = getenv("ORY_SDK_URL"), getenv("ORY_ADMIN_URL")
 	switch {
 	case slug != "":
 		if !isSlug(slug) {
 			bad("ORY_PROJECT_SLUG", "%q is not a project slug (letters, digits and dashes)", slug)
 		}
+		// ORY_SDK_URL may be a custom domain (or the Ory tunnel) for browsers and
+		// session checks; the Admin API stays on the project's own host unless
+		// ORY_ADMIN_URL says otherwise.
 		network := "https://" + slug + ".projects.oryapis.com"
 		c.PublicURL = orDefault(c.PublicURL, network)
-		c.AdminURL = orDefault(c.AdminURL, c.PublicURL)
+		c.AdminURL = orDefault(c.AdminURL, network)
 	case c.PublicURL == "":
 		c.PublicURL = defaultPublicURL
 		c.AdminURL = orDefault(c.AdminURL, defaultAdminURL)
@@ -93,7 +98,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 		*v.url = clean
 	}
-	if isOryNetwork(c.AdminURL) && c.APIKey == "" {
+	if (slug != "" || isOryNetwork(c.AdminURL)) && c.APIKey == "" {
+		// With a slug the admin URL may be a custom domain, which needs the key
+		// just the same.
 		bad("ORY_API_KEY", "required: the Admin API of Ory Network (%s) needs a project API key", c.AdminURL)
 	}
 	if c.APIKey != "" && !strings.HasPrefix(c.APIKey, "ory_apikey_") && !strings.HasPrefix(c.APIKey, "ory_pat_") {
@@ -138,6 +145,15 @@ func loadConfig(getenv func(string) string) (config, error) {
 		// to its template (see kratos/tokenizer.claims.jsonnet).
 		c.JWTIssuer = orDefault(c.JWTIssuer, c.PublicURL)
 		c.JWTAudience = orDefault(c.JWTAudience, c.JWTTemplate)
+		// The audience is all that tells a session JWT from the project's OAuth2 ID
+		// tokens, signed with the same keys: an empty one (ORY_JWT_AUDIENCE= falls
+		// back to the template) or one padded with spaces never starts.
+		switch {
+		case c.JWTTemplate != "" && strings.TrimSpace(c.JWTTemplate) == "":
+			bad("ORY_JWT_TEMPLATE", "is blank: name the tokenizer template")
+		case strings.TrimSpace(c.JWTAudience) != c.JWTAudience:
+			bad("ORY_JWT_AUDIENCE", "%q is blank or padded with spaces: session JWTs need an exact audience", c.JWTAudience)
+		}
 	}
 	return c, errors.Join(errs...)
 }
@@ -158,8 +174,17 @@ func (c config) String() string {
 		// The expected iss and aud are shown: a mismatch refuses every token.
 		jwt = fmt.Sprintf("on jwt_iss=%s jwt_aud=%s jwt_skew=%s", c.JWTIssuer, c.JWTAudience, c.JWTSkew)
 	}
-	return fmt.Sprintf("ory_public=%s ory_admin=%s api_key=%s port=%d timeout=%s cache_ttl=%s cache_size=%d jwt=%s cors=%v",
-		c.PublicURL, c.AdminURL, key, c.Port, c.Timeout, c.CacheTTL, c.CacheSize, jwt, c.CORSOrigins)
+	// Which Ory the service thinks it talks to: a custom domain without a slug
+	// cannot be told from self-hosted Kratos.
+	which := "ory=self-hosted"
+	switch {
+	case c.Slug != "":
+		which = "ory=network slug=" + c.Slug
+	case isOryNetwork(c.PublicURL) || isOryNetwork(c.AdminURL):
+		which = "ory=network"
+	}
+	return fmt.Sprintf("%s ory_public=%s ory_admin=%s api_key=%s port=%d timeout=%s cache_ttl=%s cache_size=%d jwt=%s cors=%v",
+		which, c.PublicURL, c.AdminURL, key, c.Port, c.Timeout, c.CacheTTL, c.CacheSize, jwt, c.CORSOrigins)
 }
 
 func orDefault(v, fallback string) string {

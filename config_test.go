@@ -33,9 +33,9 @@ func TestLoadConfig(t *testing.T) {
 				t.Errorf("URLs = %s, %s; want both %s", c.PublicURL, c.AdminURL, want)
 			}
 		}},
-		{"ORY_SDK_URL overrides the slug", map[string]string{"ORY_PROJECT_SLUG": "p", "ORY_SDK_URL": "http://localhost:4000/"}, func(t *testing.T, c config) {
-			if c.PublicURL != "http://localhost:4000" || c.AdminURL != "http://localhost:4000" {
-				t.Errorf("URLs = %s, %s; want http://localhost:4000 for both", c.PublicURL, c.AdminURL)
+		{"ORY_SDK_URL overrides the slug", map[string]string{"ORY_PROJECT_SLUG": "p", "ORY_SDK_URL": "http://localhost:4000/", "ORY_API_KEY": unitKey}, func(t *testing.T, c config) {
+			if c.PublicURL != "http://localhost:4000" || c.AdminURL != "https://p.projects.oryapis.com" {
+				t.Errorf("URLs = %s, %s; want http://localhost:4000 and the slug's https://p.projects.oryapis.com", c.PublicURL, c.AdminURL)
 			}
 		}},
 		{"admin defaults to ORY_SDK_URL", map[string]string{"ORY_SDK_URL": "https://auth.example.com"}, func(t *testing.T, c config) {

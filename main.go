@@ -59,8 +59,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	}
 	logger := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
 
-	clients := ory.New(ory.Config{PublicURL: cfg.PublicURL, AdminURL: cfg.AdminURL, APIKey: cfg.APIKey, Timeout: cfg.Timeout})
 	m := metrics.New()
+	clients := ory.New(ory.Config{PublicURL: cfg.PublicURL, AdminURL: cfg.AdminURL, APIKey: cfg.APIKey, Timeout: cfg.Timeout, RateLimited: m.OryRateLimited})
 	opts := auth.Options{
 		Timeout:   cfg.Timeout,
 		CacheTTL:  cfg.CacheTTL,

@@ -50,6 +50,7 @@ type envOptions struct {
 	cacheTTL    time.Duration
 	corsOrigins []string
 	oryTimeout  time.Duration // default 500ms
+	fake        []orytest.Option
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -61,7 +62,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 // a proxy in front of one side).
 func newEnvWith(t *testing.T, o envOptions, urls func(fakeURL string) (public, admin string)) *env {
 	t.Helper()
-	fake := orytest.New(t, orytest.WithAPIKey(apiKey))
+	fake := orytest.New(t, append([]orytest.Option{orytest.WithAPIKey(apiKey)}, o.fake...)...)
 	doc, err := os.ReadFile("../openapi.yaml")
 	if err != nil {
 		t.Fatal(err)

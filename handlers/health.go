@@ -110,37 +110,48 @@ func (r *readiness) probe(ctx context.Context) *probeResult {
 	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
 
-	public, admin := make(chan error, 1), make(chan error, 1)
+	type answer struct {
+		check string
+		err   error
+	}
+	public, admin := make(chan answer, 1), make(chan answer, 1)
 	go func() {
 		// No credential: a healthy Ory answers 401.
 		_, resp, err := r.frontend.ToSession(ctx).Execute()
-		public <- expectStatus(resp, err, http.StatusUnauthorized)
+		c, err := check(resp, err, http.StatusUnauthorized)
+		public <- answer{c, err}
 	}()
 	go func() {
 		_, resp, err := r.ids.GetIdentity(ctx, nilUUID).Execute()
-		admin <- expectStatus(resp, err, http.StatusNotFound)
+		c, err := check(resp, err, http.StatusNotFound)
+		admin <- answer{c, err}
 	}()
 
-	res := &probeResult{checks: map[string]string{"ory_public": "ok", "ory_admin": "ok"}}
+	p, a := <-public, <-admin
+	res := &probeResult{checks: map[string]string{"ory_public": p.check, "ory_admin": a.check}}
 	var failed []error
-	if err := <-public; err != nil {
-		res.checks["ory_public"] = "unavailable"
-		failed = append(failed, fmt.Errorf("ory public: %w", err))
+	if p.err != nil {
+		failed = append(failed, fmt.Errorf("ory public: %w", p.err))
 	}
-	if err := <-admin; err != nil {
-		res.checks["ory_admin"] = "unavailable"
-		failed = append(failed, fmt.Errorf("ory admin: %w", err))
+	if a.err != nil {
+		failed = append(failed, fmt.Errorf("ory admin: %w", a.err))
 	}
 	res.err = errors.Join(failed...)
 	return res
 }
 
-func expectStatus(resp *http.Response, err error, want int) error {
-	if resp == nil {
-		return err
+// check turns one probe's answer into its check. A 429 is "rate_limited" and no
+// failure: Ory answered, so it is up, and its limits are per project, so failing
+// on them would take every replica out of service at once while Ory still serves
+// the requests that fit. Callers see the 429 on their own requests.
+func check(resp *http.Response, err error, want int) (string, error) {
+	switch {
+	case resp == nil:
+		return "unavailable", err
+	case resp.StatusCode == want:
+		return "ok", nil
+	case resp.StatusCode == http.StatusTooManyRequests:
+		return "rate_limited", nil
 	}
-	if resp.StatusCode != want {
-		return ory.AdminProblem(resp, err)
-	}
-	return nil
+	return "unavailable", ory.AdminProblem(resp, err)
 }

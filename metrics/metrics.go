@@ -21,6 +21,7 @@ type Metrics struct {
 	// cacheHit and cacheMiss are resolved once: they are on the hot path.
 	cacheHit, cacheMiss prometheus.Counter
 	requests            *prometheus.HistogramVec
+	oryRateLimited      *prometheus.CounterVec
 }
 
 // New registers the instruments, and the Go runtime and process collectors, on a
@@ -45,7 +46,11 @@ func New() *Metrics {
 			Buckets: prometheus.DefBuckets,
 		}, []string{"route", "method", "status"}),
 	}
-	reg.MustRegister(m.oryCalls, m.cacheLookups, m.requests)
+	m.oryRateLimited = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "ory_rate_limited_total",
+		Help: "429 answers from Ory, by API: frontend (session checks, the caller's own sessions) or admin.",
+	}, []string{"api"})
+	reg.MustRegister(m.oryCalls, m.cacheLookups, m.requests, m.oryRateLimited)
 	m.cacheHit = m.cacheLookups.WithLabelValues("hit")
 	m.cacheMiss = m.cacheLookups.WithLabelValues("miss")
 	return m
@@ -56,6 +61,18 @@ func (m *Metrics) OryCall(outcome string, d time.Duration) {
 	if m != nil {
 		m.oryCalls.WithLabelValues(outcome).Observe(d.Seconds())
 	}
+}
+
+// OryRateLimited counts one 429 from Ory. api is "frontend" or "admin"; any other
+// value is counted as "other", so the label stays bounded.
+func (m *Metrics) OryRateLimited(api string) {
+	if m == nil {
+		return
+	}
+	if api != "frontend" && api != "admin" {
+		api = "other"
+	}
+	m.oryRateLimited.WithLabelValues(api).Inc()
 }
 
 // CacheLookup records one session cache lookup.

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
@@ -32,6 +33,9 @@ type Config struct {
 	// Timeout bounds one Admin API call, so a hung Ory answers 503 in time
 	// (session checks have their own bound). 0 leaves only the transport's limits.
 	Timeout time.Duration
+	// RateLimited, when set, is told of every 429 Ory answers, with the API that
+	// answered: "frontend" (session checks, the caller's own sessions) or "admin".
+	RateLimited func(api string)
 }
 
 // Clients holds one client per Ory API surface. The project API key is attached by
@@ -46,12 +50,16 @@ type Clients struct {
 // New builds the clients on one pooled transport. Neither follows redirects.
 func New(cfg Config) *Clients {
 	t := NewTransport(cfg.MaxConns)
-	var admin http.RoundTripper = t
+	var frontend, admin http.RoundTripper = t, t
+	if cfg.RateLimited != nil {
+		frontend = limited{api: "frontend", report: cfg.RateLimited, next: t}
+		admin = limited{api: "admin", report: cfg.RateLimited, next: t}
+	}
 	if cfg.APIKey != "" {
-		admin = bearer{key: cfg.APIKey, next: t}
+		admin = bearer{key: cfg.APIKey, next: admin}
 	}
 	return &Clients{
-		Frontend: newAPIClient(cfg.PublicURL, &http.Client{Transport: t, CheckRedirect: noRedirects}).FrontendAPI,
+		Frontend: newAPIClient(cfg.PublicURL, &http.Client{Transport: frontend, CheckRedirect: noRedirects}).FrontendAPI,
 		Admin:    newAPIClient(cfg.AdminURL, &http.Client{Transport: admin, CheckRedirect: noRedirects, Timeout: cfg.Timeout}).IdentityAPI,
 	}
 }
@@ -72,6 +80,22 @@ func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 	r = r.Clone(r.Context()) // a RoundTripper must not modify its request
 	r.Header.Set("Authorization", "Bearer "+b.key)
 	return b.next.RoundTrip(r)
+}
+
+// limited reports the 429s of one API: on Ory Network they are the first sign that
+// the project's buckets are too small for its traffic.
+type limited struct {
+	api    string
+	report func(api string)
+	next   http.RoundTripper
+}
+
+func (l limited) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := l.next.RoundTrip(r)
+	if err == nil && resp.StatusCode == http.StatusTooManyRequests {
+		l.report(l.api)
+	}
+	return resp, err
 }
 
 func newAPIClient(url string, hc *http.Client) *client.APIClient {
@@ -157,7 +181,7 @@ func common(resp *http.Response, err error) *problem.Problem {
 		return problem.Unavailable(fmt.Errorf("ory answered %d redirecting to %s, which is not followed: check ORY_SDK_URL and ORY_ADMIN_URL", resp.StatusCode, location(resp)))
 	case resp.StatusCode == http.StatusTooManyRequests:
 		p := problem.New(http.StatusTooManyRequests, problem.CodeRateLimited, "Ory is rate limiting this project. Retry after the given delay.")
-		p.RetryAfter = RetryAfter(resp.Header.Get("Retry-After"))
+		p.RetryAfter = RetryDelay(resp.Header)
 		return p
 	}
 	return nil
@@ -192,14 +216,39 @@ func AdminProblem(resp *http.Response, err error) *problem.Problem {
 	}
 }
 
-// RetryAfter parses a Retry-After header (seconds or an HTTP date) and bounds it to
-// 1..60 seconds; a missing or bad value gives 1.
-func RetryAfter(v string) int {
-	secs := 1
-	if n, err := strconv.Atoi(v); err == nil {
-		secs = n
-	} else if t, err := http.ParseTime(v); err == nil {
-		secs = int(time.Until(t).Seconds() + 0.5)
+// RetryDelay is the delay, in seconds (1..60), to pass on with a 429 from Ory.
+// Retry-After wins when present (self-hosted Kratos behind a proxy may send it).
+// Ory Network sends x-ratelimit-reset instead, the seconds until its window
+// resets. A random spread of up to a quarter of that wait (at least a second) is
+// added, so callers limited at the same moment do not all come back in the same
+// second and drain the next window at once.
+func RetryDelay(h http.Header) int { return retryDelay(h, rand.IntN) }
+
+// retryDelay is RetryDelay with the random source given: intn(n) returns 0..n-1.
+func retryDelay(h http.Header, intn func(int) int) int {
+	if v := h.Get("Retry-After"); v != "" {
+		if secs, ok := parseRetryAfter(v); ok {
+			return bound(secs)
+		}
 	}
-	return min(max(secs, 1), 60)
+	reset, err := strconv.Atoi(strings.TrimSpace(h.Get("X-Ratelimit-Reset")))
+	if err != nil || reset < 0 {
+		return 1
+	}
+	reset = max(reset, 1)
+	spread := max(reset/4, 1)
+	return bound(reset + intn(spread+1))
 }
+
+// parseRetryAfter reads a Retry-After value: seconds or an HTTP date.
+func parseRetryAfter(v string) (int, bool) {
+	if n, err := strconv.Atoi(v); err == nil {
+		return n, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return int(time.Until(t).Seconds() + 0.5), true
+	}
+	return 0, false
+}
+
+func bound(secs int) int { return min(max(secs, 1), 60) }

@@ -38,7 +38,8 @@ func WithAPIKey(key string) Option { return func(s *Server) { s.apiKey = key } }
 // It is safe for concurrent use.
 type Server struct {
 	*httptest.Server
-	apiKey string
+	apiKey  string
+	network *network // nil: self-hosted Kratos
 
 	mu         sync.Mutex
 	identities map[string]*identity
@@ -97,6 +98,9 @@ func New(t testing.TB, opts ...Option) *Server {
 	})
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.observe(r)
+		if s.network != nil && !s.network.admit(w, r) {
+			return
+		}
 		s.mu.Lock()
 		f := s.fault
 		s.mu.Unlock()
