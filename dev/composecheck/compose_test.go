@@ -430,9 +430,9 @@ func TestOryURLInterpolation(t *testing.T) {
 			sdk:    "https://auth.example.com", admin: network, apiKey: "ory_apikey_y", published: "8080",
 		},
 		{
-			name:   "ORY_SDK_URL beats the slug; admin defaults to the SDK URL",
+			name:   "ORY_SDK_URL (a custom domain) beats the slug; admin stays on the slug URL",
 			dotenv: strp("ORY_PROJECT_SLUG=acme\nORY_SDK_URL=https://auth.example.com\n"),
-			sdk:    "https://auth.example.com", admin: "https://auth.example.com", published: "8080",
+			sdk:    "https://auth.example.com", admin: network, published: "8080",
 		},
 		{
 			name:   "ORY_ADMIN_URL alone: local Kratos public, custom admin",
@@ -448,7 +448,7 @@ func TestOryURLInterpolation(t *testing.T) {
 			name:   "shell beats .env for interpolation",
 			dotenv: strp("ORY_PROJECT_SLUG=acme\n"),
 			shell:  map[string]string{"ORY_SDK_URL": "http://other:4433"},
-			sdk:    "http://other:4433", admin: "http://other:4433", published: "8080",
+			sdk:    "http://other:4433", admin: network, published: "8080",
 		},
 		{
 			name:   "PORT in .env moves the host port only",
