@@ -16,6 +16,7 @@ func TestReadyzSharesOneProbe(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
 	e.fake.SetFault(orytest.Delay(100 * time.Millisecond)) // callers overlap the probe
+	start := time.Now()
 
 	var wg sync.WaitGroup
 	statuses := make([]int, 50)
@@ -44,8 +45,11 @@ func TestReadyzSharesOneProbe(t *testing.T) {
 		resp, body := e.do(t, "GET", "/readyz", "")
 		e.expect(t, resp, body, http.StatusOK)
 	}
-	if w, a := e.fake.WhoamiCalls(), e.fake.AdminCalls(); w > 2 || a > 2 {
-		t.Errorf("200 calls to /readyz made %d whoami and %d admin calls, want at most 2 each", w, a)
+	// One probe, then at most one more each time its result has aged out: on a
+	// loaded machine the 200 calls may span a few reuse periods.
+	most := 1 + int64(time.Since(start)/(2*time.Second))
+	if w, a := e.fake.WhoamiCalls(), e.fake.AdminCalls(); w > most || a > most {
+		t.Errorf("200 calls to /readyz in %s made %d whoami and %d admin calls, want at most %d each", time.Since(start).Round(time.Millisecond), w, a, most)
 	}
 }
 
