@@ -233,9 +233,10 @@ func TestCheckCache(t *testing.T) {
 	t.Run("entry never outlives expires_at", func(t *testing.T) {
 		t.Parallel()
 		fake := orytest.New(t)
-		now := time.Now()
-		tok := fake.AddSession(fake.AddIdentity("a@example.com"), orytest.ExpiresAt(now.Add(50*time.Millisecond)))
-		k := newChecker(t, fake, Options{CacheTTL: time.Hour})
+		clk := &clock{t: time.Now()}
+		tok := fake.AddSession(fake.AddIdentity("a@example.com"), orytest.ExpiresAt(clk.Now().Add(time.Hour)))
+		k := newChecker(t, fake, Options{CacheTTL: 2 * time.Hour})
+		k.now = clk.Now
 		s, err := k.Check(t.Context(), Credential{Token: tok})
 		if err != nil {
 			t.Fatal(err)
@@ -243,7 +244,10 @@ func TestCheckCache(t *testing.T) {
 		if _, err := k.Check(t.Context(), Credential{Token: tok}); err != nil || fake.WhoamiCalls() != 1 {
 			t.Fatalf("second check: err %v, whoami calls %d, want a cache hit", err, fake.WhoamiCalls())
 		}
-		time.Sleep(time.Until(s.ExpiresAt.Add(10 * time.Millisecond)))
+		// Past expires_at but well inside CacheTTL. The fake Ory still answers the
+		// session (its clock has not moved): the checker must ask it again and then
+		// refuse the expired session itself.
+		clk.Set(s.ExpiresAt.Add(time.Second))
 		s, err = k.Check(t.Context(), Credential{Token: tok})
 		if got := status(t, s, err); got != http.StatusUnauthorized {
 			t.Errorf("status after expires_at = %d, want %d", got, http.StatusUnauthorized)
