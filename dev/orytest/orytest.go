@@ -48,6 +48,7 @@ type Server struct {
 	lastWhoami http.Header
 	closing    chan struct{}
 	closeOnce  sync.Once
+	self       selfService
 
 	whoamiCalls        atomic.Int64
 	whoamiCallsWithKey atomic.Int64
@@ -92,6 +93,7 @@ func New(t testing.TB, opts ...Option) *Server {
 	mux.HandleFunc("GET /admin/identities/{id}/sessions", s.listIdentitySessions)
 	mux.HandleFunc("GET /admin/sessions/{id}", s.getSession)
 	mux.HandleFunc("DELETE /admin/sessions/{id}", s.disableSession)
+	s.registerSelfService(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "", "Unable to locate the resource", "")
 	})
