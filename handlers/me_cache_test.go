@@ -10,6 +10,7 @@ import (
 	"github.com/example/ory-gin-starter/dev/apitest"
 	"github.com/example/ory-gin-starter/dev/orytest"
 	"github.com/example/ory-gin-starter/handlers"
+	"github.com/example/ory-gin-starter/ory"
 )
 
 // identityReads counts the Admin API's GET /admin/identities/{id} requests.
@@ -67,5 +68,32 @@ func TestMeCachedPerIdentity(t *testing.T) {
 	e.expect(t, resp, body, http.StatusOK)
 	if n := identityReads(e.fake); n != 4 {
 		t.Errorf("identity reads = %d, want 4: expired, then the failure is not kept", n)
+	}
+}
+
+// TestIdentityCacheForget: a write through this service that calls Forget shows on
+// the next read.
+func TestIdentityCacheForget(t *testing.T) {
+	t.Parallel()
+	fake := orytest.New(t, orytest.WithAPIKey(apiKey))
+	admin := ory.New(ory.Config{PublicURL: fake.URL, AdminURL: fake.URL, APIKey: apiKey}).Admin
+	c := handlers.NewIdentityCache(admin, time.Minute, time.Second)
+	id := fake.AddIdentity("f@example.com")
+	read := func() handlers.Identity {
+		t.Helper()
+		i, err := c.Get(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return i
+	}
+	read()
+	fake.SetRole(id, "admin") // as a write through this service would
+	if got := read().MetadataPublic["role"]; got != nil || identityReads(fake) != 1 {
+		t.Fatalf("within the TTL: role %v after %d reads, want the cached identity", got, identityReads(fake))
+	}
+	c.Forget(id)
+	if got := read().MetadataPublic["role"]; got != "admin" || identityReads(fake) != 2 {
+		t.Errorf("after Forget: role %v after %d reads, want a fresh read showing the write", got, identityReads(fake))
 	}
 }
