@@ -52,11 +52,25 @@ func endlessPages(next func() string) orytest.Fault {
 	}
 }
 
+// endlessSessions is endlessPages with a session never seen before on each page.
+func endlessSessions(next func() string) orytest.Fault {
+	return func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method != http.MethodGet || !strings.HasSuffix(r.URL.Path, "/sessions") {
+			return false
+		}
+		w.Header().Set("Link", fmt.Sprintf(`<%s?page_size=500&page_token=%s>; rel="next"`, r.URL.Path, next()))
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = fmt.Fprintf(w, `[{"id":%q,"active":true}]`, orytest.NewID())
+		return true
+	}
+}
+
 // TestSessionPagingEnds: an Ory that never stops paging (the same token again, or
 // new tokens forever) ends after few calls, never in a partial success. Through
 // the Admin API (session JWT callers) both are 503. Through the FrontendAPI (token
-// callers) new tokens forever are 503 too, and a token named again ends the list
-// there: Ory has been seen to repeat pages.
+// callers) new sessions on new pages forever are 503 too, while a token named
+// again or an empty page ends the list there: Ory has been seen to repeat pages,
+// and Kratos names a next page after an empty one.
 func TestSessionPagingEnds(t *testing.T) {
 	t.Parallel()
 	var n atomic.Int64
@@ -74,7 +88,9 @@ func TestSessionPagingEnds(t *testing.T) {
 			map[string]int{"/api/me/sessions": 503, "/api/me/sessions/" + other: 503}},
 		{"the same token again", endlessPages(func() string { return "c2FtZQ" }), false, 3,
 			map[string]int{"/api/me/sessions": 200, "/api/me/sessions/" + other: 404}},
-		{"new tokens forever", endlessPages(func() string { return fmt.Sprintf("dG9r%d", n.Add(1)) }), false, 60,
+		{"new tokens forever", endlessPages(func() string { return fmt.Sprintf("dG9r%d", n.Add(1)) }), false, 3,
+			map[string]int{"/api/me/sessions": 200, "/api/me/sessions/" + other: 404}},
+		{"new sessions forever", endlessSessions(func() string { return fmt.Sprintf("dG9r%d", n.Add(1)) }), false, 60,
 			map[string]int{"/api/me/sessions": 503, "/api/me/sessions/" + other: 503}},
 	}
 	for _, tt := range tests {

@@ -158,7 +158,8 @@ func RevokeMyOtherSessions(fe client.FrontendAPI, ids client.IdentityAPI, checke
 // mySessions lists the caller's active sessions with the caller's credential,
 // through every page: the current one first (from the checked session, as Ory's
 // list leaves it out), then the others, each once. Ory has been seen to repeat
-// pages: a session listed again is skipped, and a page token named again ends the
+// pages, and Kratos names a next page after an empty one: a session listed again
+// is skipped, and a page token named again or a page with nothing new ends the
 // list. More than maxPages pages is an outage.
 func mySessions(ctx context.Context, fe client.FrontendAPI, checker *auth.Checker, cred auth.Credential, me *client.Session) ([]client.Session, error) {
 	out := []client.Session{*me}
@@ -176,13 +177,15 @@ func mySessions(ctx context.Context, fe client.FrontendAPI, checker *auth.Checke
 		if err != nil {
 			return nil, selfServiceProblem(checker, me, resp, err)
 		}
+		added := 0
 		for _, s := range list {
 			if !seen[s.Id] {
 				seen[s.Id] = true
 				out = append(out, s)
+				added++
 			}
 		}
-		if token = nextPageToken(resp); token == "" || tokens[token] {
+		if token = nextPageToken(resp); token == "" || tokens[token] || added == 0 {
 			return out, nil
 		}
 		tokens[token] = true

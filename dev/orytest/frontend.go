@@ -103,6 +103,12 @@ func (s *Server) listMySessions(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if len(list) == 0 {
+		// Kratos's page headers name a next page after an empty list, always,
+		// one page further each time.
+		off, _ := decodePageToken(r.URL.Query().Get("page_token"))
+		w.Header().Set("Link", w.Header().Get("Link")+`,</sessions?page_token=`+encodePageToken(off+250)+`>; rel="next"`)
+	}
 	out := make([]sessionJSON, 0, to-from)
 	for _, ss := range list[from:to] {
 		out = append(out, s.sessionJSON(ss, true, false))
