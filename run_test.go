@@ -309,8 +309,9 @@ func TestRunNoSecretsAnywhere(t *testing.T) {
 	expect(t, 404, "GET", "/api/nope", bearer(userTok)...)
 	expect(t, 405, "POST", "/api/resource", bearer(userTok)...)
 
-	// Ory faults, on the session check and on the Admin API. Each credential is a new
-	// session, so the cache (on here) answers nothing the fault should.
+	// Ory faults, on the session check and on the Admin API. Each credential is a
+	// session of a new identity, so neither the session cache (on here) nor /api/me's
+	// identity cache answers anything the fault should.
 	faults := []struct {
 		name    string
 		fault   orytest.Fault
@@ -338,7 +339,7 @@ func TestRunNoSecretsAnywhere(t *testing.T) {
 				"cookie":          cookie,
 			}
 			for form, cred := range creds {
-				fresh := fake.AddSession(userID)
+				fresh := fake.AddSession(fake.AddIdentity("fault@example.com"))
 				secrets = append(secrets, fresh)
 				for _, r := range []struct {
 					path string

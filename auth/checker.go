@@ -93,9 +93,9 @@ func NewChecker(frontend client.FrontendAPI, opts Options) *Checker {
 // 401 for no valid session, 403 when Ory wants a step up (AAL2), 429 when Ory rate
 // limits, 503 when Ory is unreachable, slow or failing.
 func (k *Checker) Check(ctx context.Context, cred Credential) (*client.Session, error) {
-	if v := k.opts.JWT; v != nil && cred.Token != "" && v.Accepts(cred.Token) {
+	if k.verifiesLocally(cred) {
 		k.opts.Metrics.CacheLookup("jwt")
-		return k.verifyJWT(ctx, v, cred)
+		return k.verifyJWT(ctx, k.opts.JWT, cred)
 	}
 	key := keyOf(cred)
 	if k.cache != nil {
@@ -120,6 +120,16 @@ func (k *Checker) Check(ctx context.Context, cred Credential) (*client.Session, 
 		return nil, problem.Unavailable(ctx.Err())
 	}
 }
+
+// verifiesLocally reports whether cred is a session JWT this Checker verifies
+// itself rather than asking Ory.
+func (k *Checker) verifiesLocally(cred Credential) bool {
+	v := k.opts.JWT
+	return v != nil && cred.Token != "" && v.Accepts(cred.Token)
+}
+
+// Timeout is the bound of one Ory call made with a caller's credential.
+func (k *Checker) Timeout() time.Duration { return k.opts.Timeout }
 
 // verifyJWT verifies a session JWT locally. With the cache on, a verified token is
 // reused until its exp or CacheTTL, whichever comes first: the signature check

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 )
@@ -30,6 +31,23 @@ type Credential struct {
 	Token  string
 	Cookie string
 }
+
+// String hides the credential: it must never reach a log line or an error text.
+func (c Credential) String() string {
+	switch {
+	case c.Token != "":
+		return "session token (redacted)"
+	case c.Cookie != "":
+		return "session cookie (redacted)"
+	}
+	return "no credential"
+}
+
+// GoString hides the credential from %#v.
+func (c Credential) GoString() string { return c.String() }
+
+// LogValue hides the credential from slog.
+func (c Credential) LogValue() slog.Value { return slog.StringValue(c.String()) }
 
 // CredentialFrom extracts the session credential of r. The X-Session-Token header
 // wins over Authorization (the order Ory itself uses), and a token wins over cookies:

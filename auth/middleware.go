@@ -35,6 +35,9 @@ func RequireSession(k *Checker) gin.HandlerFunc {
 			return
 		}
 		c.Set(sessionKey{}, s)
+		if !k.verifiesLocally(cred) {
+			c.Set(credentialKey{}, cred)
+		}
 		c.Next()
 	}
 }
@@ -48,6 +51,20 @@ func SessionFrom(c *gin.Context) (s *client.Session, ok bool) {
 	}
 	s, ok = v.(*client.Session)
 	return s, ok
+}
+
+// OryCredential returns the credential RequireSession checked with Ory, so a
+// handler can act as the caller through Ory's FrontendAPI (the caller's own
+// sessions, checked by Ory, on its public rate limits) instead of with the API
+// key. ok is false on unprotected routes and for a session JWT, which the
+// FrontendAPI does not accept: such callers need the Admin API.
+func OryCredential(c *gin.Context) (cred Credential, ok bool) {
+	v, ok := c.Get(credentialKey{})
+	if !ok {
+		return Credential{}, false
+	}
+	cred, ok = v.(Credential)
+	return cred, ok
 }
 
 // RequireRole is middleware, after RequireSession, that admits only identities whose

@@ -51,6 +51,8 @@ type envOptions struct {
 	corsOrigins []string
 	oryTimeout  time.Duration // default 500ms
 	fake        []orytest.Option
+	jwt         bool          // "jwt." + a session token is a session JWT (see jwtCallers)
+	identityTTL time.Duration // the /api/me cache; 0: the default
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -81,9 +83,14 @@ func newEnvWith(t *testing.T, o envOptions, urls func(fakeURL string) (public, a
 	}
 	clients := ory.New(ory.Config{PublicURL: o.publicURL, AdminURL: o.adminURL, APIKey: apiKey, Timeout: o.oryTimeout})
 	e := &env{t: t, fake: fake, v: apitest.New(t), logs: &proc.Buffer{}, secrets: []string{apiKey}}
+	checks := auth.Options{Timeout: o.oryTimeout, CacheTTL: o.cacheTTL, DenyTTL: o.cacheTTL}
+	if o.jwt {
+		checks.JWT = jwtCallers(fake)
+	}
 	router := handlers.NewRouter(handlers.Deps{
 		Logger:      slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Checker:     auth.NewChecker(clients.Frontend, auth.Options{Timeout: o.oryTimeout, CacheTTL: o.cacheTTL, DenyTTL: o.cacheTTL}),
+		Checker:     auth.NewChecker(clients.Frontend, checks),
+		IdentityTTL: o.identityTTL,
 		Ory:         clients,
 		Metrics:     metrics.New(),
 		OpenAPI:     doc,
@@ -581,9 +588,9 @@ func TestOryFailures(t *testing.T) {
 		}, false, 403, "session_aal2_required", ""},
 		{"admin 429 on /api/me", "/api/me", func(*orytest.Server) orytest.Fault { return orytest.OnAdmin(orytest.RateLimited("9")) }, false, 429, "rate_limited", "9"},
 		{"admin 429 on the identity list", "/api/admin/identities", func(*orytest.Server) orytest.Fault { return orytest.OnAdmin(orytest.RateLimited("")) }, false, 429, "rate_limited", "1"},
-		{"admin 500 on /api/me/sessions", "/api/me/sessions", func(*orytest.Server) orytest.Fault { return orytest.OnAdmin(orytest.Status(500)) }, false, 503, "ory_unavailable", "1"},
+		{"self-service 500 on /api/me/sessions", "/api/me/sessions", func(*orytest.Server) orytest.Fault { return orytest.OnSelfService(orytest.Status(500)) }, false, 503, "ory_unavailable", "1"},
 		{"admin hangs on /api/me", "/api/me", func(s *orytest.Server) orytest.Fault { return orytest.OnAdmin(s.Hang()) }, false, 503, "ory_unavailable", "1"},
-		{"admin hangs on revoke", "/api/me/sessions", func(s *orytest.Server) orytest.Fault { return orytest.OnAdmin(s.Hang()) }, false, 503, "ory_unavailable", "1"},
+		{"self-service hangs on /api/me/sessions", "/api/me/sessions", func(s *orytest.Server) orytest.Fault { return orytest.OnSelfService(s.Hang()) }, false, 503, "ory_unavailable", "1"},
 		{"admin malformed on /api/me", "/api/me", func(*orytest.Server) orytest.Fault { return orytest.OnAdmin(orytest.Malformed()) }, false, 503, "ory_unavailable", "1"},
 	}
 	for _, tt := range tests {

@@ -38,10 +38,10 @@ func (e *env) within(t *testing.T, d time.Duration, method, path, token string) 
 	return resp, body
 }
 
-// endlessPages answers every session list with an empty page and a rel="next" link
-// whose token next returns.
+// endlessPages answers every session list, the Admin API's and the FrontendAPI's,
+// with an empty page and a rel="next" link whose token next returns.
 func endlessPages(next func() string) orytest.Fault {
-	return orytest.OnAdmin(func(w http.ResponseWriter, r *http.Request) bool {
+	return func(w http.ResponseWriter, r *http.Request) bool {
 		if r.Method != http.MethodGet || !strings.HasSuffix(r.URL.Path, "/sessions") {
 			return false
 		}
@@ -49,34 +49,64 @@ func endlessPages(next func() string) orytest.Fault {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte("[]"))
 		return true
-	})
+	}
 }
 
-// TestSessionPagingEnds: an Admin API that never stops paging (the same token
-// again, or new tokens forever) ends in 503, after few calls, never a partial
-// success.
+// endlessSessions is endlessPages with a session never seen before on each page.
+func endlessSessions(next func() string) orytest.Fault {
+	return func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method != http.MethodGet || !strings.HasSuffix(r.URL.Path, "/sessions") {
+			return false
+		}
+		w.Header().Set("Link", fmt.Sprintf(`<%s?page_size=500&page_token=%s>; rel="next"`, r.URL.Path, next()))
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = fmt.Fprintf(w, `[{"id":%q,"active":true}]`, orytest.NewID())
+		return true
+	}
+}
+
+// TestSessionPagingEnds: an Ory that never stops paging (the same token again, or
+// new tokens forever) ends after few calls, never in a partial success. Through
+// the Admin API (session JWT callers) both are 503. Through the FrontendAPI (token
+// callers) new sessions on new pages forever are 503 too, while a token named
+// again or an empty page ends the list there: Ory has been seen to repeat pages,
+// and Kratos names a next page after an empty one.
 func TestSessionPagingEnds(t *testing.T) {
 	t.Parallel()
 	var n atomic.Int64
+	other := orytest.NewID()
 	tests := []struct {
 		name     string
 		fault    orytest.Fault
-		maxCalls int64
+		jwt      bool
+		maxCalls int
+		want     map[string]int // route -> status
 	}{
-		{"the same token again", endlessPages(func() string { return "c2FtZQ" }), 3},
-		{"new tokens forever", endlessPages(func() string { return fmt.Sprintf("dG9r%d", n.Add(1)) }), 60},
+		{"the same token again", endlessPages(func() string { return "c2FtZQ" }), true, 3,
+			map[string]int{"/api/me/sessions": 503, "/api/me/sessions/" + other: 503}},
+		{"new tokens forever", endlessPages(func() string { return fmt.Sprintf("dG9r%d", n.Add(1)) }), true, 60,
+			map[string]int{"/api/me/sessions": 503, "/api/me/sessions/" + other: 503}},
+		{"the same token again", endlessPages(func() string { return "c2FtZQ" }), false, 3,
+			map[string]int{"/api/me/sessions": 200, "/api/me/sessions/" + other: 404}},
+		{"new tokens forever", endlessPages(func() string { return fmt.Sprintf("dG9r%d", n.Add(1)) }), false, 3,
+			map[string]int{"/api/me/sessions": 200, "/api/me/sessions/" + other: 404}},
+		{"new sessions forever", endlessSessions(func() string { return fmt.Sprintf("dG9r%d", n.Add(1)) }), false, 60,
+			map[string]int{"/api/me/sessions": 503, "/api/me/sessions/" + other: 503}},
 	}
 	for _, tt := range tests {
-		for _, route := range []string{"/api/me/sessions", "/api/me/sessions/" + orytest.NewID()} {
-			t.Run(tt.name+" "+route, func(t *testing.T) {
+		for route, want := range tt.want {
+			t.Run(fmt.Sprintf("%s jwt=%v %s", tt.name, tt.jwt, route), func(t *testing.T) {
 				t.Parallel()
-				e := newEnv(t, envOptions{})
+				e := newEnv(t, envOptions{jwt: tt.jwt})
 				_, tok := e.user("pages@example.com")
+				if tt.jwt {
+					tok = "jwt." + tok
+				}
 				e.fake.SetFault(tt.fault)
 				resp, body := e.within(t, 5*time.Second, "DELETE", route, tok)
-				e.expect(t, resp, body, http.StatusServiceUnavailable)
-				if calls := e.fake.AdminCalls(); calls > tt.maxCalls {
-					t.Errorf("admin calls = %d, want at most %d", calls, tt.maxCalls)
+				e.expect(t, resp, body, want)
+				if calls := int(e.fake.AdminCalls()) + len(e.fake.SelfServiceRequests()); calls > tt.maxCalls+1 {
+					t.Errorf("Ory calls = %d, want at most %d", calls, tt.maxCalls+1)
 				}
 			})
 		}
@@ -87,7 +117,7 @@ func TestSessionPagingEnds(t *testing.T) {
 // one after another and not all at once.
 func TestRevokeMyOtherSessionsConcurrently(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOptions{})
+	e := newEnv(t, envOptions{jwt: true}) // the Admin API path: token callers make one call
 	me, current := e.user("many@example.com")
 	for range 12 {
 		e.fake.AddSession(me)
@@ -108,7 +138,7 @@ func TestRevokeMyOtherSessionsConcurrently(t *testing.T) {
 		mu.Unlock()
 		return false
 	}))
-	resp, body := e.within(t, 5*time.Second, "DELETE", "/api/me/sessions", current)
+	resp, body := e.within(t, 5*time.Second, "DELETE", "/api/me/sessions", "jwt."+current)
 	e.expect(t, resp, body, http.StatusOK)
 	if got := len(apitest.Decode[handlers.Revoked](t, body).Revoked); got != 12 {
 		t.Errorf("revoked %d sessions, want 12", got)
@@ -123,7 +153,7 @@ func TestRevokeMyOtherSessionsConcurrently(t *testing.T) {
 // are refused at once anyway: none is answered from the cache.
 func TestRevokeMyOtherSessionsPartialFailure(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOptions{cacheTTL: time.Minute})
+	e := newEnv(t, envOptions{cacheTTL: time.Minute, jwt: true}) // the Admin API path
 	me, current := e.user("partial@example.com")
 	others := []string{e.session(me), e.session(me), e.session(me), e.session(me)}
 	for _, tk := range append([]string{current}, others...) {
@@ -137,7 +167,7 @@ func TestRevokeMyOtherSessionsPartialFailure(t *testing.T) {
 		}
 		return false
 	}))
-	resp, body := e.within(t, 5*time.Second, "DELETE", "/api/me/sessions", current)
+	resp, body := e.within(t, 5*time.Second, "DELETE", "/api/me/sessions", "jwt."+current)
 	e.expect(t, resp, body, http.StatusServiceUnavailable)
 	e.fake.SetFault(nil)
 	if p := apitest.Decode[problemBody](t, body); p.Code != "ory_unavailable" {
@@ -174,23 +204,29 @@ func TestBulkTimeout(t *testing.T) {
 	tests := []struct {
 		name  string
 		fault orytest.Fault
+		jwt   bool
 	}{
-		{"slow pages", slowly(endlessPages(func() string { return fmt.Sprintf("dG9r%d", n.Add(1)) }))},
+		{"slow pages", slowly(endlessPages(func() string { return fmt.Sprintf("dG9r%d", n.Add(1)) })), false},
+		{"slow admin pages", slowly(endlessPages(func() string { return fmt.Sprintf("dG9r%d", n.Add(1)) })), true},
 		{"slow revocations", orytest.OnAdmin(func(w http.ResponseWriter, r *http.Request) bool {
 			if r.Method == http.MethodDelete {
 				time.Sleep(150 * time.Millisecond)
 			}
 			return false
-		})},
+		}), true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			fake := orytest.New(t, orytest.WithAPIKey(apiKey))
 			clients := ory.New(ory.Config{PublicURL: fake.URL, AdminURL: fake.URL, APIKey: apiKey, Timeout: time.Second})
+			checks := auth.Options{Timeout: time.Second}
+			if tt.jwt {
+				checks.JWT = jwtCallers(fake)
+			}
 			srv := httptest.NewServer(handlers.NewRouter(handlers.Deps{
 				Logger:      slog.New(slog.DiscardHandler),
-				Checker:     auth.NewChecker(clients.Frontend, auth.Options{Timeout: time.Second}),
+				Checker:     auth.NewChecker(clients.Frontend, checks),
 				Ory:         clients,
 				Metrics:     metrics.New(),
 				BulkTimeout: 300 * time.Millisecond,
@@ -204,6 +240,9 @@ func TestBulkTimeout(t *testing.T) {
 			fake.SetFault(tt.fault)
 
 			req, _ := http.NewRequestWithContext(t.Context(), "DELETE", srv.URL+"/api/me/sessions", nil)
+			if tt.jwt {
+				tok = "jwt." + tok
+			}
 			req.Header.Set("Authorization", "Bearer "+tok)
 			start := time.Now()
 			resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)

@@ -168,6 +168,9 @@ type faultCase struct {
 func (tc faultCase) failsClosed(t *testing.T, o envOptions) {
 	whoami, refused, want, wantRetry := tc.whoami, tc.refused, tc.want, tc.wantRetry
 	type route struct{ method, path string }
+	// Admin API faults reach the session routes only for callers without an Ory
+	// credential: a session JWT (token and cookie callers use the FrontendAPI).
+	o.jwt = !whoami
 	// The side under test goes through a proxy that can refuse connections.
 	var sw *switchable
 	e := newEnvWith(t, o, func(fakeURL string) (public, admin string) {
@@ -180,6 +183,9 @@ func (tc faultCase) failsClosed(t *testing.T, o envOptions) {
 	adminID, adminTok := e.user("admin@example.com")
 	e.fake.SetRole(adminID, "admin")
 	victim := e.session(adminID)
+	if !whoami {
+		adminTok = "jwt." + adminTok
+	}
 	const forged = "ory_st_forgedforgedforgedforgedforgedfo"
 	e.secret(forged)
 

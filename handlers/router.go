@@ -28,6 +28,9 @@ type Deps struct {
 	// BulkTimeout bounds a route that makes many Ory calls (revoking sessions);
 	// 0 means DefaultBulkTimeout. Keep it below the server's write timeout.
 	BulkTimeout time.Duration
+	// IdentityTTL is how long GET /api/me reuses an identity read through the
+	// Admin API; 0 means DefaultIdentityTTL.
+	IdentityTTL time.Duration
 }
 
 // NewRouter returns the service's HTTP handler with every route.
@@ -60,13 +63,15 @@ func NewRouter(d Deps) *gin.Engine {
 	r.GET("/openapi.yaml", OpenAPI(d.OpenAPI))
 	r.GET("/metrics", d.Metrics.Handler())
 
-	ids := d.Ory.Admin
-	api := r.Group("/api", auth.RequireSession(d.Checker))
+	// The caller's own sessions go through the FrontendAPI with the caller's
+	// credential; the Admin API (with the key) is for what needs privilege.
+	fe, ids, k, bulk := d.Ory.Frontend, d.Ory.Admin, d.Checker, d.BulkTimeout
+	api := r.Group("/api", auth.RequireSession(k))
 	api.GET("/resource", GetResource())
-	api.GET("/me", GetMe(ids))
-	api.GET("/me/sessions", ListMySessions(ids))
-	api.DELETE("/me/sessions/:id", RevokeMySession(ids, d.Checker, d.BulkTimeout))
-	api.DELETE("/me/sessions", RevokeMyOtherSessions(ids, d.Checker, d.BulkTimeout))
+	api.GET("/me", GetMe(NewIdentityCache(ids, d.IdentityTTL, k.Timeout())))
+	api.GET("/me/sessions", ListMySessions(fe, ids, k, bulk))
+	api.DELETE("/me/sessions/:id", RevokeMySession(fe, ids, k, bulk))
+	api.DELETE("/me/sessions", RevokeMyOtherSessions(fe, ids, k, bulk))
 
 	admin := api.Group("/admin", auth.RequireRole("admin"))
 	admin.GET("/identities", ListIdentities(ids))

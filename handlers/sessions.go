@@ -63,21 +63,18 @@ type SessionList struct {
 	NextPageToken string    `json:"next_page_token,omitempty"`
 }
 
-// ListMySessions answers the caller's sessions (IdentityAPI.ListIdentitySessions),
-// one page at a time.
-func ListMySessions(ids client.IdentityAPI) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		me := mustSession(c)
-		list, next, ok := onePage(c, func(size int64, token string) ([]client.Session, *http.Response, error) {
-			req := ids.ListIdentitySessions(c.Request.Context(), me.Identity.Id).PageSize(size)
-			if token != "" {
-				req = req.PageToken(token)
-			}
-			return req.Execute()
-		}, func(s *client.Session) Session { return sessionOf(s, me.Id) })
-		if ok {
-			c.JSON(http.StatusOK, SessionList{Sessions: list, NextPageToken: next})
+// listByAdmin answers one page of the caller's active sessions through the Admin API
+// (IdentityAPI.ListIdentitySessions), for callers with no Ory credential.
+func listByAdmin(c *gin.Context, ids client.IdentityAPI, me *client.Session) {
+	list, next, ok := onePage(c, func(size int64, token string) ([]client.Session, *http.Response, error) {
+		req := ids.ListIdentitySessions(c.Request.Context(), me.Identity.Id).Active(true).PageSize(size)
+		if token != "" {
+			req = req.PageToken(token)
 		}
+		return req.Execute()
+	}, func(s *client.Session) Session { return sessionOf(s, me.Id) })
+	if ok {
+		c.JSON(http.StatusOK, SessionList{Sessions: list, NextPageToken: next})
 	}
 }
 
@@ -90,37 +87,32 @@ const (
 	revokeConcurrency  = 4
 )
 
-// RevokeMySession revokes one of the caller's own sessions. Ownership is decided
-// from the caller's own session list before anything else: no Admin API call ever
-// names another identity's session, and such an id answers 404 exactly like one that
-// does not exist, so other users' session ids can be neither revoked nor probed.
-// timeout bounds the whole operation (0: DefaultBulkTimeout).
-func RevokeMySession(ids client.IdentityAPI, checker *auth.Checker, timeout time.Duration) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		me := mustSession(c)
-		id := strings.ToLower(c.Param("id"))
-		if !isUUID(id) {
-			problem.Abort(c, problem.New(http.StatusBadRequest, problem.CodeBadRequest, "The session id must be a UUID."))
-			return
-		}
-		ctx, cancel := context.WithTimeout(c.Request.Context(), orDefault(timeout))
-		defer cancel()
-		mine, err := sessionIDs(ctx, ids, me.Identity.Id, false)
-		if err != nil {
-			problem.Abort(c, err)
-			return
-		}
-		if !slices.Contains(mine, id) {
-			problem.Abort(c, problem.New(http.StatusNotFound, problem.CodeNotFound, ""))
-			return
-		}
-		if resp, err := ids.DisableSession(ctx, id).Execute(); err != nil {
-			problem.Abort(c, ory.AdminProblem(resp, err))
-			return
-		}
-		checker.ForgetSession(id)
-		c.Status(http.StatusNoContent)
+// revokeByAdmin revokes one of the caller's own sessions through the Admin API.
+// Ownership is decided from the caller's own session list before anything else:
+// no Admin API call ever names another identity's session, and such an id answers
+// 404 exactly like one that does not exist, so other users' session ids can be
+// neither revoked nor probed.
+func revokeByAdmin(ctx context.Context, c *gin.Context, ids client.IdentityAPI, checker *auth.Checker, me *client.Session, id string) {
+	mine, err := sessionIDs(ctx, ids, me.Identity.Id, true)
+	if err != nil {
+		problem.Abort(c, err)
+		return
 	}
+	if !slices.Contains(mine, id) {
+		problem.Abort(c, problem.New(http.StatusNotFound, problem.CodeNotFound, ""))
+		return
+	}
+	disableByAdmin(ctx, c, ids, checker, id)
+}
+
+// disableByAdmin disables a session the caller owns and answers 204.
+func disableByAdmin(ctx context.Context, c *gin.Context, ids client.IdentityAPI, checker *auth.Checker, id string) {
+	if resp, err := ids.DisableSession(ctx, id).Execute(); err != nil {
+		problem.Abort(c, ory.AdminProblem(resp, err))
+		return
+	}
+	checker.ForgetSession(id)
+	c.Status(http.StatusNoContent)
 }
 
 // Revoked is the answer of DELETE /api/me/sessions.
@@ -128,38 +120,33 @@ type Revoked struct {
 	Revoked []string `json:"revoked"`
 }
 
-// RevokeMyOtherSessions signs the caller out everywhere else: it revokes every
-// active session of the caller's identity except the one making the request, and
-// answers the ids it revoked. It answers all or a problem: when Ory fails part way
-// or timeout passes (0: DefaultBulkTimeout), the problem says how many were
-// revoked, and a retry revokes the rest.
-func RevokeMyOtherSessions(ids client.IdentityAPI, checker *auth.Checker, timeout time.Duration) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		me := mustSession(c)
-		ctx, cancel := context.WithTimeout(c.Request.Context(), orDefault(timeout))
-		defer cancel()
-		active, err := sessionIDs(ctx, ids, me.Identity.Id, true)
-		if err != nil {
-			problem.Abort(c, err)
-			return
-		}
-		others := slices.DeleteFunc(active, func(id string) bool { return id == me.Id })
-		revoked, err := revokeAll(ctx, ids, others)
-		// Evict what was revoked before answering, also after a failure: those
-		// sessions are gone in Ory and must not pass from the cache.
-		checker.ForgetIdentitySessions(me.Identity.Id, me.Id)
-		if err != nil {
-			var p *problem.Problem
-			if !errors.As(err, &p) {
-				p = problem.Unavailable(err)
-			}
-			p.Detail = strings.TrimSpace(fmt.Sprintf("%s %d of %d other sessions were revoked; try again to revoke the rest.", p.Detail, len(revoked), len(others)))
-			problem.Abort(c, p)
-			return
-		}
-		slices.Sort(revoked)
-		c.JSON(http.StatusOK, Revoked{Revoked: revoked})
+// revokeOthersByAdmin signs the caller out everywhere else through the Admin
+// API: it revokes every active session of the caller's identity except the one
+// making the request, a few at a time, and answers the ids it revoked. It answers
+// all or a problem: when Ory fails part way or ctx ends, the problem says how
+// many were revoked, and a retry revokes the rest.
+func revokeOthersByAdmin(ctx context.Context, c *gin.Context, ids client.IdentityAPI, checker *auth.Checker, me *client.Session) {
+	active, err := sessionIDs(ctx, ids, me.Identity.Id, true)
+	if err != nil {
+		problem.Abort(c, err)
+		return
 	}
+	others := slices.DeleteFunc(active, func(id string) bool { return id == me.Id })
+	revoked, err := revokeAll(ctx, ids, others)
+	// Evict what was revoked before answering, also after a failure: those
+	// sessions are gone in Ory and must not pass from the cache.
+	checker.ForgetIdentitySessions(me.Identity.Id, me.Id)
+	if err != nil {
+		var p *problem.Problem
+		if !errors.As(err, &p) {
+			p = problem.Unavailable(err)
+		}
+		p.Detail = strings.TrimSpace(fmt.Sprintf("%s %d of %d other sessions were revoked; try again to revoke the rest.", p.Detail, len(revoked), len(others)))
+		problem.Abort(c, p)
+		return
+	}
+	slices.Sort(revoked)
+	c.JSON(http.StatusOK, Revoked{Revoked: revoked})
 }
 
 // revokeAll disables the sessions, revokeConcurrency at a time, and returns those

@@ -37,6 +37,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -271,6 +272,21 @@ func (k *Kratos) Logs() string { return k.logs.String() }
 // count read right after a call can lag by that one line.
 func (k *Kratos) Requests(path string, statuses ...int) int64 {
 	return k.requests.count(path, statuses...)
+}
+
+// RequestsLike is Requests for every path that pattern (a regular expression)
+// matches, such as the Admin API's session routes, whatever the status.
+func (k *Kratos) RequestsLike(pattern string) int64 {
+	re := regexp.MustCompile(pattern)
+	k.requests.mu.Lock()
+	defer k.requests.mu.Unlock()
+	var n int64
+	for a, m := range k.requests.counts {
+		if re.MatchString(a.path) {
+			n += m
+		}
+	}
+	return n
 }
 
 // Done is closed when the Kratos process started last exits (Stop, or a crash).

@@ -49,6 +49,7 @@ type Server struct {
 	lastWhoami http.Header
 	closing    chan struct{}
 	closeOnce  sync.Once
+	self       selfService
 
 	whoamiCalls        atomic.Int64
 	whoamiCallsWithKey atomic.Int64
@@ -93,6 +94,7 @@ func New(t testing.TB, opts ...Option) *Server {
 	mux.HandleFunc("GET /admin/identities/{id}/sessions", s.listIdentitySessions)
 	mux.HandleFunc("GET /admin/sessions/{id}", s.getSession)
 	mux.HandleFunc("DELETE /admin/sessions/{id}", s.disableSession)
+	s.registerSelfService(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		notFound(w)
 	})
