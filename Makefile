@@ -67,3 +67,8 @@ loadtest: $(KRATOS) ## Sustained mixed traffic against Kratos (30s, 300 req/s; L
 .PHONY: clean
 clean: ## Remove build outputs.
 	rm -rf bin .dev
+
+MUTANTS_FLAGS ?=
+.PHONY: mutants
+mutants: ## Break the code on purpose (dev/mutants/mutants.txt) and fail unless the tests catch each breakage (MUTANTS_FLAGS="-run cache -v").
+	$(GO) run ./dev/cmd/mutants $(MUTANTS_FLAGS)
