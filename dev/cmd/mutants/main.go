@@ -29,6 +29,7 @@ import (
 	"regexp"
 	"strings"
 	"syscall"
+	"text/tabwriter"
 	"time"
 )
 
@@ -104,10 +105,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("no mutant matches -run %q", *only)
 	}
 	if o.listOnly {
+		tw := tabwriter.NewWriter(stdout, 0, 8, 2, ' ', 0)
 		for _, m := range ms {
-			fmt.Fprintf(stdout, "%-36s %-28s go %s\n", m.name, m.file, strings.Join(m.testArgs(), " "))
+			fmt.Fprintf(tw, "%s\t%s\tgo %s\n", m.name, m.file, strings.Join(m.testArgs(), " "))
 		}
-		return nil
+		return tw.Flush()
 	}
 
 	tmp, err := os.MkdirTemp("", "mutants-")
@@ -120,16 +122,20 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	start := time.Now()
 	results := r.all(ctx, ms, o, stdout)
 	counts := map[string]int{}
-	for _, res := range results {
+	var missed []string
+	for i, res := range results {
 		counts[res.verdict]++
+		if res.verdict != caught && res.verdict != "" {
+			missed = append(missed, ms[i].name+" ("+res.verdict+")")
+		}
 	}
 	fmt.Fprintf(stdout, "mutants: %d caught, %d survived, %d stale, %d broken, %d baseline failures, of %d in %s\n",
 		counts[caught], counts[survived], counts[stale], counts[broken], counts[baselineFailed], len(ms), time.Since(start).Round(time.Second))
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if counts[caught] != len(ms) {
-		return fmt.Errorf("%d of %d mutants not caught", len(ms)-counts[caught], len(ms))
+	if len(missed) > 0 {
+		return fmt.Errorf("%d of %d mutants not caught: %s", len(missed), len(ms), strings.Join(missed, ", "))
 	}
 	return nil
 }
