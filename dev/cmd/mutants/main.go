@@ -105,11 +105,23 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("no mutant matches -run %q", *only)
 	}
 	if o.listOnly {
+		// Checking the snippets costs nothing, so the list shows which are stale.
 		tw := tabwriter.NewWriter(stdout, 0, 8, 2, ' ', 0)
+		stales := 0
 		for _, m := range ms {
-			fmt.Fprintf(tw, "%s\t%s\tgo %s\n", m.name, m.file, strings.Join(m.testArgs(), " "))
+			state := "ok"
+			if _, err := m.mutate(root); err != nil {
+				state, stales = stale, stales+1
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\tgo %s\n", state, m.name, m.file, strings.Join(m.testArgs(), " "))
 		}
-		return tw.Flush()
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		if stales > 0 {
+			return fmt.Errorf("%d of %d mutants are stale", stales, len(ms))
+		}
+		return nil
 	}
 
 	tmp, err := os.MkdirTemp("", "mutants-")
@@ -167,11 +179,8 @@ func (r *runner) all(ctx context.Context, ms []mutant, o options, stdout io.Writ
 	srcs := make([]string, len(ms))
 	todo := make([]bool, len(ms))
 	for i, m := range ms {
-		src, err := os.ReadFile(filepath.Join(r.root, filepath.FromSlash(m.file)))
-		if err == nil {
-			srcs[i], err = m.apply(string(src))
-		}
-		if err != nil {
+		var err error
+		if srcs[i], err = m.mutate(r.root); err != nil {
 			results[i] = result{verdict: stale, detail: err.Error()}
 			continue
 		}
@@ -248,6 +257,15 @@ func (r *runner) all(ctx context.Context, ms []mutant, o options, stdout io.Writ
 		}
 	}
 	return results
+}
+
+// mutate returns m's file under root with m's edits made.
+func (m *mutant) mutate(root string) (string, error) {
+	src, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(m.file)))
+	if err != nil {
+		return "", err
+	}
+	return m.apply(string(src))
 }
 
 // parallel calls f(0..n-1), at most width at a time, and waits for them.

@@ -97,6 +97,12 @@ run:  ^TestNothing$
 	}
 
 	out.Reset()
+	err = run(t.Context(), []string{"-file", filepath.Join(dir, "mutants.txt"), "-list"}, &out)
+	if err == nil || !regexp.MustCompile(`(?m)^STALE +snippet-gone `).MatchString(out.String()) || len(regexp.MustCompile(`(?m)^ok `).FindAllString(out.String(), -1)) != 5 {
+		t.Errorf("run -list = %v, want an error and snippet-gone alone marked STALE:\n%s", err, out.String())
+	}
+
+	out.Reset()
 	if err := run(t.Context(), []string{"-file", filepath.Join(dir, "mutants.txt"), "-run", "^add-"}, &out); err != nil {
 		t.Errorf("run -run ^add- = %v, want nil: the one mutant is caught\n%s", err, out.String())
 	}
