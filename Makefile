@@ -79,6 +79,7 @@ loadtest: $(KRATOS_BIN) ## Sustained mixed traffic against Kratos (30s, 300 req/
 .PHONY: clean
 clean: ## Remove build outputs and runtime outputs.
 	rm -rf bin $(RUN)
+
 MUTANTS_FLAGS ?=
 .PHONY: mutants
 mutants: ## Break the code on purpose (dev/mutants/mutants.txt) and fail unless the tests catch each breakage (MUTANTS_FLAGS="-run cache -v").

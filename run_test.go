@@ -340,13 +340,14 @@ func TestRunNoSecretsAnywhere(t *testing.T) {
 			}
 			for form, cred := range creds {
 				fresh := fake.AddSession(fake.AddIdentity("fault@example.com"))
-				secrets = append(secrets, fresh)
+				freshAdmin := fake.AddSession(adminID) // the admin routes' own Admin API call
+				secrets = append(secrets, fresh, freshAdmin)
 				for _, r := range []struct {
-					path string
-					want int
-				}{{"/api/resource", f.session}, {"/api/me", f.admin}} {
+					path, tok string
+					want      int
+				}{{"/api/resource", fresh, f.session}, {"/api/me", fresh, f.admin}, {"/api/admin/identities", freshAdmin, f.admin}} {
 					start := time.Now()
-					got := call(t, "GET", r.path, cred(fresh)...)
+					got := call(t, "GET", r.path, cred(r.tok)...)
 					took := time.Since(start)
 					if got != r.want {
 						t.Errorf("%s %s: status = %d, want %d", form, r.path, got, r.want)

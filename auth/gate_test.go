@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -110,6 +111,29 @@ func TestRevocationNeverCachedBack(t *testing.T) {
 				t.Errorf("whoami calls = %d, want 2 (the revoked session must not be cached)", n)
 			}
 		})
+	}
+}
+
+// A revocation that completes while Ory is still answering (after the check began,
+// before its answer is cached) must win: the answer may be about the revoked
+// session, so it is not cached.
+func TestRevocationDuringWhoamiNotCached(t *testing.T) {
+	t.Parallel()
+	fake := orytest.New(t)
+	identity := fake.AddIdentity("a@example.com")
+	tok := fake.AddSession(identity)
+	k := newChecker(t, fake, Options{CacheTTL: time.Hour})
+	var once sync.Once
+	fake.SetFault(orytest.OnWhoami(func(http.ResponseWriter, *http.Request) bool {
+		once.Do(func() { k.ForgetSession(fake.SessionID(tok)) })
+		return false // then answer the (still active) session as usual
+	}))
+	if got := checkStatus(t, k, Credential{Token: tok}); got != http.StatusOK {
+		t.Fatalf("status = %d, want %d", got, http.StatusOK)
+	}
+	_, _ = k.Check(t.Context(), Credential{Token: tok})
+	if n := fake.WhoamiCalls(); n != 2 {
+		t.Errorf("whoami calls = %d, want 2 (an answer that raced a revocation must not be cached)", n)
 	}
 }
 
