@@ -174,3 +174,250 @@ func TestEveryVariableDocumented(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadConfigJWKSURL(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		url string
+		ok  bool
+	}{
+		{"https://keys.example.com/.well-known/jwks.json", true},
+		{"file:///etc/ory/jwks.public.json", true},
+		{"http://127.0.0.1:4433/.well-known/jwks.json", true},
+		{"http://127.1.2.3/jwks.json", true},
+		{"http://[::1]:8080/jwks.json", true},
+		{"http://localhost:4455/jwks.json", true},
+		{"http://LOCALHOST/jwks.json", true},
+		{"http://keys.example.com/.well-known/jwks.json", false},
+		{"http://10.0.0.5/jwks.json", false},
+		{"http://[::ffff:10.0.0.5]/jwks.json", false},
+		{"http://localhost.example.com/jwks.json", false},
+		{"http://127.0.0.1.nip.io/jwks.json", false},
+		{"http:///jwks.json", false},
+		{"https://", false},
+		{"ftp://keys.example.com/jwks.json", false},
+		{"file://", false},
+		{"keys.example.com/jwks.json", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.url, func(t *testing.T) {
+			t.Parallel()
+			_, err := loadConfig(envOf(map[string]string{"ORY_JWKS_URL": tt.url, "ORY_JWT_TEMPLATE": "jwt_example"}))
+			if tt.ok {
+				if err != nil {
+					t.Errorf("loadConfig() error = %v, want none", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("loadConfig() error = nil, want one naming ORY_JWKS_URL")
+			}
+			if lines := strings.Split(err.Error(), "\n"); len(lines) != 1 || !strings.HasPrefix(lines[0], "ORY_JWKS_URL: ") {
+				t.Errorf("loadConfig() error = %q, want one line starting with ORY_JWKS_URL: ", err)
+			}
+		})
+	}
+}
+
+func TestLoadConfigJWTChecks(t *testing.T) {
+	t.Parallel()
+	jwt := func(kv ...string) map[string]string {
+		env := map[string]string{"ORY_JWKS_URL": "file:///etc/ory/jwks.json", "ORY_JWT_TEMPLATE": "api_jwt"}
+		for i := 0; i+1 < len(kv); i += 2 {
+			env[kv[i]] = kv[i+1]
+		}
+		return env
+	}
+	tests := []struct {
+		name                string
+		env                 map[string]string
+		issuer, aud, errVar string
+		skew                time.Duration
+	}{
+		{"defaults", jwt(), "http://127.0.0.1:4433", "api_jwt", "", 5 * time.Second},
+		{"issuer from ORY_SDK_URL", jwt("ORY_SDK_URL", "https://auth.example.com/"), "https://auth.example.com", "api_jwt", "", 5 * time.Second},
+		{"issuer from the slug", jwt("ORY_PROJECT_SLUG", "p1", "ORY_API_KEY", unitKey), "https://p1.projects.oryapis.com", "api_jwt", "", 5 * time.Second},
+		{"explicit", jwt("ORY_JWT_ISSUER", "https://iss.example.com/", "ORY_JWT_AUDIENCE", "https://api.example.com", "ORY_JWT_CLOCK_SKEW", "0"),
+			"https://iss.example.com/", "https://api.example.com", "", 0},
+		{"skew up to a minute", jwt("ORY_JWT_CLOCK_SKEW", "1m"), "http://127.0.0.1:4433", "api_jwt", "", time.Minute},
+		{"skew over a minute", jwt("ORY_JWT_CLOCK_SKEW", "61s"), "", "", "ORY_JWT_CLOCK_SKEW", 0},
+		{"skew negative", jwt("ORY_JWT_CLOCK_SKEW", "-1s"), "", "", "ORY_JWT_CLOCK_SKEW", 0},
+		{"skew not a duration", jwt("ORY_JWT_CLOCK_SKEW", "5"), "", "", "ORY_JWT_CLOCK_SKEW", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := loadConfig(envOf(tt.env))
+			if tt.errVar != "" {
+				if err == nil || !strings.HasPrefix(err.Error(), tt.errVar+": ") || strings.Contains(err.Error(), "\n") {
+					t.Errorf("loadConfig() error = %v, want one line naming %s", err, tt.errVar)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("loadConfig() error = %v", err)
+			}
+			if c.JWTIssuer != tt.issuer || c.JWTAudience != tt.aud || c.JWTSkew != tt.skew {
+				t.Errorf("issuer, audience, skew = %q, %q, %s; want %q, %q, %s", c.JWTIssuer, c.JWTAudience, c.JWTSkew, tt.issuer, tt.aud, tt.skew)
+			}
+			if want := "jwt_iss=" + tt.issuer + " jwt_aud=" + tt.aud + " "; !strings.Contains(c.String(), want) {
+				t.Errorf("config = %s, want it to show %q", c, want)
+			}
+		})
+	}
+}
+
+// ORY_JWT_MAX_TTL is the longest JWT lifetime (exp - iat) the service accepts: it
+// is also how long revocations are remembered for JWT mode.
+func TestLoadConfigJWTMaxTTL(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		value   string
+		want    time.Duration
+		wantErr bool
+	}{
+		{"default", "", time.Hour, false},
+		{"set", "2h", 2 * time.Hour, false},
+		{"zero", "0s", 0, true},
+		{"over a day", "25h", 0, true},
+		{"not a duration", "long", 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := loadConfig(envOf(map[string]string{"ORY_JWT_MAX_TTL": tt.value}))
+			if tt.wantErr {
+				if err == nil || !strings.Contains(err.Error(), "ORY_JWT_MAX_TTL") {
+					t.Fatalf("loadConfig() error = %v, want one naming ORY_JWT_MAX_TTL", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("loadConfig() error = %v", err)
+			}
+			if c.JWTMaxTTL != tt.want {
+				t.Errorf("JWTMaxTTL = %s, want %s", c.JWTMaxTTL, tt.want)
+			}
+		})
+	}
+}
+
+// TestOryNetworkNeedsHTTPS: Ory Network is served over https only; an http:// URL
+// naming it would send session tokens and the API key in the clear (or to whatever
+// answers on port 80), so it is refused at start, one line naming the variable set.
+func TestOryNetworkNeedsHTTPS(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string // the variable named, "" for a valid configuration
+	}{
+		{"https network", map[string]string{"ORY_SDK_URL": "https://p.projects.oryapis.com", "ORY_API_KEY": unitKey}, ""},
+		{"slug", map[string]string{"ORY_PROJECT_SLUG": "p", "ORY_API_KEY": unitKey}, ""},
+		{"http loopback", map[string]string{"ORY_SDK_URL": "http://127.0.0.1:4433", "ORY_ADMIN_URL": "http://localhost:4434"}, ""},
+		{"http lookalike host", map[string]string{"ORY_SDK_URL": "http://oryapis.com.example.org"}, ""},
+		{"http sdk url", map[string]string{"ORY_SDK_URL": "http://p.projects.oryapis.com", "ORY_API_KEY": unitKey}, "ORY_SDK_URL"},
+		{"http sdk url over a slug", map[string]string{"ORY_PROJECT_SLUG": "p", "ORY_SDK_URL": "http://p.projects.oryapis.com", "ORY_API_KEY": unitKey}, "ORY_SDK_URL"},
+		{"http admin url", map[string]string{"ORY_SDK_URL": "https://p.projects.oryapis.com", "ORY_ADMIN_URL": "http://p.projects.oryapis.com", "ORY_API_KEY": unitKey}, "ORY_ADMIN_URL"},
+		{"http oryapis.dev", map[string]string{"ORY_SDK_URL": "http://p.projects.oryapis.dev", "ORY_API_KEY": unitKey}, "ORY_SDK_URL"},
+		{"upper-case host", map[string]string{"ORY_SDK_URL": "HTTP://P.PROJECTS.ORYAPIS.COM", "ORY_API_KEY": unitKey}, "ORY_SDK_URL"},
+		{"trailing dot", map[string]string{"ORY_SDK_URL": "http://p.projects.oryapis.com.:80", "ORY_API_KEY": unitKey}, "ORY_SDK_URL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := loadConfig(envOf(tt.env))
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("loadConfig() error = %v, want none", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("loadConfig() error = nil, want one naming %s", tt.want)
+			}
+			lines := strings.Split(err.Error(), "\n")
+			if len(lines) != 1 || !strings.HasPrefix(lines[0], tt.want+": ") || !strings.Contains(lines[0], "https") {
+				t.Errorf("loadConfig() error = %q, want one line starting %q that asks for https", err, tt.want+": ")
+			}
+		})
+	}
+}
+
+// TestWhichOry: a project slug means Ory Network, whose Admin API always needs the
+// key, also when ORY_SDK_URL is a custom domain (or the Ory tunnel); the slug then
+// still names the Admin API's host. The start-up line says which Ory the service
+// thinks it talks to.
+func TestWhichOry(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name          string
+		env           map[string]string
+		public, admin string
+		says          string // in String()
+		errVar        string // the one variable named, "" for a valid configuration
+	}{
+		{"local kratos", map[string]string{}, "http://127.0.0.1:4433", "http://127.0.0.1:4434", "ory=self-hosted ", ""},
+		{"slug", map[string]string{"ORY_PROJECT_SLUG": "p1", "ORY_API_KEY": unitKey},
+			"https://p1.projects.oryapis.com", "https://p1.projects.oryapis.com", "ory=network slug=p1 ", ""},
+		{"slug without a key", map[string]string{"ORY_PROJECT_SLUG": "p1"}, "", "", "", "ORY_API_KEY"},
+		{"slug and a custom domain", map[string]string{"ORY_PROJECT_SLUG": "p1", "ORY_SDK_URL": "https://auth.example.com", "ORY_API_KEY": unitKey},
+			"https://auth.example.com", "https://p1.projects.oryapis.com", "ory=network slug=p1 ", ""},
+		{"slug and a custom domain without a key", map[string]string{"ORY_PROJECT_SLUG": "p1", "ORY_SDK_URL": "https://auth.example.com"}, "", "", "", "ORY_API_KEY"},
+		{"slug and the tunnel without a key", map[string]string{"ORY_PROJECT_SLUG": "p1", "ORY_SDK_URL": "http://localhost:4000", "ORY_ADMIN_URL": "http://localhost:4000"}, "", "", "", "ORY_API_KEY"},
+		{"slug, custom domain for both APIs", map[string]string{"ORY_PROJECT_SLUG": "p1", "ORY_SDK_URL": "https://auth.example.com", "ORY_ADMIN_URL": "https://auth.example.com", "ORY_API_KEY": unitKey},
+			"https://auth.example.com", "https://auth.example.com", "ory=network slug=p1 ", ""},
+		{"network url without a slug", map[string]string{"ORY_SDK_URL": "https://p1.projects.oryapis.com", "ORY_API_KEY": unitKey},
+			"https://p1.projects.oryapis.com", "https://p1.projects.oryapis.com", "ory=network ", ""},
+		{"custom domain without a slug", map[string]string{"ORY_SDK_URL": "https://auth.example.com"},
+			"https://auth.example.com", "https://auth.example.com", "ory=self-hosted ", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := loadConfig(envOf(tt.env))
+			if tt.errVar != "" {
+				if err == nil || !strings.HasPrefix(err.Error(), tt.errVar+": ") || strings.Contains(err.Error(), "\n") {
+					t.Errorf("loadConfig() error = %v, want one line naming %s", err, tt.errVar)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("loadConfig() error = %v", err)
+			}
+			if c.PublicURL != tt.public || c.AdminURL != tt.admin {
+				t.Errorf("public, admin = %q, %q; want %q, %q", c.PublicURL, c.AdminURL, tt.public, tt.admin)
+			}
+			if !strings.HasPrefix(c.String(), tt.says) {
+				t.Errorf("config = %s, want it to start %q", c, tt.says)
+			}
+		})
+	}
+}
+
+// TestJWTAudienceCannotBeBlank: a session JWT is told apart from the project's
+// OAuth2 ID tokens (signed with the same keys, also carrying sub and sid) by its
+// audience alone, so JWT mode never starts without one.
+func TestJWTAudienceCannotBeBlank(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name     string
+		template string
+		audience string
+		errVar   string
+	}{
+		{"audience blank", "api_jwt", "   ", "ORY_JWT_AUDIENCE"},
+		{"template blank", " ", "", "ORY_JWT_TEMPLATE"},
+		{"audience padded", "api_jwt", " api ", "ORY_JWT_AUDIENCE"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			env := map[string]string{"ORY_JWKS_URL": "file:///etc/ory/jwks.json", "ORY_JWT_TEMPLATE": tt.template, "ORY_JWT_AUDIENCE": tt.audience}
+			c, err := loadConfig(envOf(env))
+			if err == nil || !strings.HasPrefix(err.Error(), tt.errVar+": ") {
+				t.Errorf("loadConfig() error = %v (audience %q), want one naming %s", err, c.JWTAudience, tt.errVar)
+			}
+		})
+	}
+}

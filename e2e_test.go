@@ -3,10 +3,13 @@
 package main
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -501,4 +504,346 @@ func TestE2EOryHangs(t *testing.T) {
 	thawed = true
 	svc.expect(t, 200, "GET", "/api/resource", bearer(u.SessionToken)...)
 	svc.expect(t, 200, "GET", "/readyz")
+}
+
+// TestE2EGateMisconfiguredSDKURL points ORY_SDK_URL where no whoami lives: every
+// protected route must fail closed with 503 (an outage the operator sees), never
+// pass on Kratos's 404 or sign the user out with 401.
+func TestE2EGateMisconfiguredSDKURL(t *testing.T) {
+	k := kratostest.Start(t, kratostest.WithEnv("HASHERS_BCRYPT_COST=4"))
+	email := k.NewEmail()
+	u := k.Register(t, email, password)
+	cookie := k.BrowserLogin(t, email, password)
+
+	for _, tt := range []struct {
+		name, sdkURL string
+	}{
+		{"bogus path prefix", k.PublicURL() + "/bogus"},
+		{"admin port", k.AdminURL()},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			svc := startService(t, k, map[string]string{"ORY_SDK_URL": tt.sdkURL, "SESSION_CACHE_TTL": "0"})
+			for _, creds := range [][]string{bearer(u.SessionToken), {"Cookie", cookie}} {
+				for _, r := range []struct{ method, path string }{
+					{"GET", "/api/resource"},
+					{"GET", "/api/me"},
+					{"GET", "/api/me/sessions"},
+					{"DELETE", "/api/me/sessions/00000000-0000-4000-8000-000000000000"},
+					{"DELETE", "/api/me/sessions"},
+					{"GET", "/api/admin/identities"},
+				} {
+					status, body, _ := svc.call(t, r.method, r.path, creds...)
+					if status != 503 {
+						t.Errorf("%s %s with %s: status = %d, want 503; body: %s", r.method, r.path, creds[0], status, body)
+						continue
+					}
+					if p := apitest.Decode[problemBody](t, body); p.Code != "ory_unavailable" {
+						t.Errorf("%s %s: code = %q, want ory_unavailable", r.method, r.path, p.Code)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestE2EGatePlantedCookie sends a real Kratos session cookie next to ory_ cookies
+// that a sibling subdomain could plant: only the session cookie decides.
+func TestE2EGatePlantedCookie(t *testing.T) {
+	k := kratostest.Start(t, kratostest.WithEnv("HASHERS_BCRYPT_COST=4"))
+	svc := startService(t, k, map[string]string{"SESSION_CACHE_TTL": "0"})
+	email := k.NewEmail()
+	k.Register(t, email, password)
+	cookie := k.BrowserLogin(t, email, password)
+	if !strings.Contains(cookie, "ory_kratos_session=") {
+		t.Fatalf("browser login cookie = %q, want ory_kratos_session", cookie)
+	}
+	for _, h := range []string{
+		cookie + "; ory_x=",
+		"ory_x=; " + cookie,
+		"ory_x=a,b; " + cookie + "; ory_y=\"\"",
+	} {
+		svc.expect(t, 200, "GET", "/api/resource", "Cookie", h)
+	}
+	svc.expect(t, 401, "GET", "/api/resource", "Cookie", "ory_x=a,b")
+	svc.expect(t, 401, "GET", "/api/resource", "Cookie", "ory_kratos_session=a,b")
+}
+
+// TestE2EGateJWTRevocation revokes sessions through the service in JWT mode: their
+// JWTs, verified locally, are refused from the next request on.
+func TestE2EGateJWTRevocation(t *testing.T) {
+	k := kratostest.Start(t, kratostest.WithEnv("HASHERS_BCRYPT_COST=4"))
+	svc := startService(t, k, map[string]string{
+		"ORY_JWKS_URL":     "file://" + k.PublicJWKSPath(),
+		"ORY_JWT_TEMPLATE": "jwt_example",
+		"ORY_JWT_ISSUER":   k.PublicURL() + "/",
+	})
+	email := k.NewEmail()
+	current := k.Register(t, email, password)
+	jwtOf := func(r oryflow.Result) []string {
+		t.Helper()
+		s, err := k.Whoami(oryflow.Credentials{SessionToken: r.SessionToken}, "jwt_example")
+		if err != nil || s.Tokenized == "" {
+			t.Fatalf("whoami tokenize_as: %v", err)
+		}
+		return bearer(s.Tokenized)
+	}
+	mine := jwtOf(current)
+	revokeOne := k.Login(t, email, password)
+	one, rest := jwtOf(revokeOne), jwtOf(k.Login(t, email, password))
+	for _, h := range [][]string{mine, one, rest} {
+		svc.expect(t, 200, "GET", "/api/resource", h...)
+	}
+
+	svc.expect(t, 204, "DELETE", "/api/me/sessions/"+revokeOne.SessionID, mine...)
+	svc.expect(t, 401, "GET", "/api/resource", one...)
+	svc.expect(t, 200, "GET", "/api/resource", rest...)
+
+	svc.expect(t, 200, "DELETE", "/api/me/sessions", mine...)
+	svc.expect(t, 401, "GET", "/api/resource", rest...)
+	svc.expect(t, 200, "GET", "/api/resource", mine...)
+}
+
+// otherTemplate adds the tokenizer template jwt_other to a test Kratos: the same
+// keys as jwt_example, and a claims mapper that names its own template in aud, as
+// kratos/tokenizer.claims.jsonnet does for jwt_example. Kratos merges a JSON
+// value of this variable over kratos.yml's templates.
+func otherTemplate(t *testing.T) kratostest.Option {
+	t.Helper()
+	mapper := "local c = std.extVar('claims'); { claims: c { aud: ['jwt_other'] } }"
+	templates, err := json.Marshal(map[string]any{"jwt_other": map[string]string{
+		"jwks_url":          "file://dev-only.jwks.json",
+		"claims_mapper_url": "base64://" + base64.StdEncoding.EncodeToString([]byte(mapper)),
+		"ttl":               "10m",
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kratostest.WithEnv("SESSION_WHOAMI_TOKENIZER_TEMPLATES=" + string(templates))
+}
+
+// jwtOf returns the session JWT of template for the session token, and its claims.
+func jwtOf(t *testing.T, k *kratostest.Kratos, sessionToken, template string) (string, map[string]any) {
+	t.Helper()
+	s, err := k.Whoami(oryflow.Credentials{SessionToken: sessionToken}, template)
+	if err != nil || s.Tokenized == "" {
+		t.Fatalf("whoami tokenize_as=%s: %v (token %q)", template, err, s.Tokenized)
+	}
+	return s.Tokenized, k.VerifyJWT(t, s.Tokenized)
+}
+
+// TestE2EJWTTemplateBinding runs the service with only ORY_JWKS_URL and
+// ORY_JWT_TEMPLATE set: a JWT of that template from this Kratos is accepted; one
+// signed by the same keys for another template, or by another Kratos sharing the
+// keys (another iss), is refused with 401.
+func TestE2EJWTTemplateBinding(t *testing.T) {
+	k := kratostest.Start(t, otherTemplate(t))
+	svc := startService(t, k, map[string]string{
+		"ORY_JWKS_URL":     "file://" + k.PublicJWKSPath(),
+		"ORY_JWT_TEMPLATE": kratostest.TokenizerTemplate,
+	})
+	u := k.Register(t, k.NewEmail(), password)
+
+	mine, claims := jwtOf(t, k, u.SessionToken, kratostest.TokenizerTemplate)
+	if aud, _ := claims["aud"].([]any); len(aud) != 1 || aud[0] != kratostest.TokenizerTemplate {
+		t.Errorf("aud of a %s token = %v, want [%s]", kratostest.TokenizerTemplate, claims["aud"], kratostest.TokenizerTemplate)
+	}
+	if iss, _ := claims["iss"].(string); strings.TrimSuffix(iss, "/") != k.PublicURL() {
+		t.Errorf("iss = %v, want %s/", claims["iss"], k.PublicURL())
+	}
+	r := apitest.Decode[resourceBody](t, svc.expect(t, 200, "GET", "/api/resource", bearer(mine)...))
+	if r.IdentityID != u.IdentityID || r.SessionID != u.SessionID {
+		t.Errorf("resource = %+v, want identity %s session %s", r, u.IdentityID, u.SessionID)
+	}
+
+	other, _ := jwtOf(t, k, u.SessionToken, "jwt_other")
+	svc.expect(t, 401, "GET", "/api/resource", bearer(other)...)
+
+	// Another Kratos with the same keys (a staging copy, say): its tokens name
+	// itself as iss.
+	k2 := kratostest.Start(t)
+	u2 := k2.Register(t, k2.NewEmail(), password)
+	foreign, _ := jwtOf(t, k2, u2.SessionToken, kratostest.TokenizerTemplate)
+	svc.expect(t, 401, "GET", "/api/resource", bearer(foreign)...)
+
+	// The refusals were the claims, not the keys: the service still takes its own.
+	svc.expect(t, 200, "GET", "/api/resource", bearer(mine)...)
+}
+
+// TestE2EClientsReadyzQuota: however many anonymous /readyz calls arrive, at once
+// or one after another, Kratos sees a handful of probes, not one per call.
+func TestE2EClientsReadyzQuota(t *testing.T) {
+	k := kratostest.Start(t)
+	svc := startService(t, k, nil)
+	whoami := func() int64 { return k.Requests("/sessions/whoami") }
+	admin := func() int64 { return k.Requests("/admin/identities/00000000-0000-0000-0000-000000000000") }
+	w0, a0 := whoami(), admin()
+
+	var wg sync.WaitGroup
+	statuses := make([]int, 100)
+	for i := range statuses {
+		wg.Go(func() {
+			resp, err := http.Get(svc.URL + "/readyz")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer resp.Body.Close()
+			svc.api.CheckResponse(t, resp)
+			statuses[i] = resp.StatusCode
+		})
+	}
+	wg.Wait()
+	for _, s := range statuses {
+		if s != http.StatusOK {
+			t.Fatalf("concurrent /readyz: status = %d, want %d", s, http.StatusOK)
+		}
+	}
+	start := time.Now()
+	for time.Since(start) < 3*time.Second {
+		svc.expect(t, http.StatusOK, "GET", "/readyz")
+		time.Sleep(5 * time.Millisecond)
+	}
+	// 100 at once and 3s of calls one after another: at most one probe per 2s.
+	if w, a := whoami()-w0, admin()-a0; w > 4 || a > 4 || w < 1 || a < 1 {
+		t.Errorf("Kratos saw %d whoami and %d admin calls from /readyz, want 1 to 4 each", w, a)
+	}
+}
+
+// TestE2EClientsNoRedirects points ORY_SDK_URL at Kratos's admin port, which
+// redirects /sessions/whoami to /admin/sessions/whoami. The service must not follow
+// (the token would go wherever the redirect says): 503, never 200 or 401, and the
+// log names the Location but not the token.
+func TestE2EClientsNoRedirects(t *testing.T) {
+	k := kratostest.Start(t, kratostest.WithEnv("HASHERS_BCRYPT_COST=4"))
+	u := k.Register(t, k.NewEmail(), password)
+	svc := startService(t, k, map[string]string{"ORY_SDK_URL": k.AdminURL(), "SESSION_CACHE_TTL": "0"})
+
+	for _, h := range [][]string{bearer(u.SessionToken), {"X-Session-Token", u.SessionToken}} {
+		svc.expect(t, http.StatusServiceUnavailable, "GET", "/api/resource", h...)
+	}
+	if n := k.Requests("/admin/sessions/whoami", http.StatusOK); n != 0 {
+		t.Errorf("Kratos answered %d whoami calls at the redirect target: the redirect was followed", n)
+	}
+	if n := k.Requests("/admin/sessions/whoami", http.StatusTemporaryRedirect); n != 2 {
+		t.Errorf("Kratos redirected %d whoami calls, want 2 (the test checks nothing otherwise)", n)
+	}
+	logs := svc.Logs.String()
+	if !strings.Contains(logs, "/admin/sessions/whoami") {
+		t.Errorf("the service log does not name the redirect's Location:\n%s", logs)
+	}
+	if strings.Contains(logs, u.SessionToken) {
+		t.Error("the service log contains the session token")
+	}
+}
+
+const (
+	adminSessionCall = `^/admin/(identities/[^/]+/sessions|sessions)`
+	selfServiceCall  = `^/sessions(/[0-9a-f-]{36})?$`
+)
+
+type mySessions struct {
+	Sessions []struct {
+		ID      string `json:"id"`
+		Current bool   `json:"current"`
+	} `json:"sessions"`
+}
+
+// TestE2ESelfServiceSessions: against a real Kratos, token and cookie callers list
+// (the current session included), revoke one and revoke the others through the
+// FrontendAPI with their own credential, with no Admin API session call; another
+// user's session id stays 404. A session JWT caller has no such credential and
+// goes through the Admin API, with ownership enforced the same way.
+func TestE2ESelfServiceSessions(t *testing.T) {
+	k := kratostest.Start(t)
+	svc := startService(t, k, map[string]string{"SESSION_CACHE_TTL": "1h"})
+	jwtSvc := startService(t, k, map[string]string{
+		"SESSION_CACHE_TTL": "1h",
+		"ORY_JWKS_URL":      "file://" + k.PublicJWKSPath(),
+		"ORY_JWT_TEMPLATE":  "jwt_example",
+		"ORY_JWT_ISSUER":    k.PublicURL() + "/",
+	})
+
+	tests := []struct {
+		name  string
+		svc   *service
+		login func(t *testing.T, email string) (sessionID string, cred []string)
+		admin bool // the Admin API path
+	}{
+		{"token", svc, func(t *testing.T, email string) (string, []string) {
+			r := k.Login(t, email, password)
+			return r.SessionID, bearer(r.SessionToken)
+		}, false},
+		{"cookie", svc, func(t *testing.T, email string) (string, []string) {
+			r := k.BrowserLoginResult(t, email, password)
+			return r.SessionID, []string{"Cookie", r.CookieHeader}
+		}, false},
+		{"session JWT", jwtSvc, func(t *testing.T, email string) (string, []string) {
+			r := k.Login(t, email, password)
+			s, err := k.Whoami(oryflow.Credentials{SessionToken: r.SessionToken}, "jwt_example")
+			if err != nil || s.Tokenized == "" {
+				t.Fatalf("whoami tokenize_as: %v", err)
+			}
+			return r.SessionID, bearer(s.Tokenized)
+		}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			email := k.NewEmail()
+			k.Register(t, email, password)
+			cur, cred := tt.login(t, email)
+			o1, o2 := k.Login(t, email, password), k.Login(t, email, password)
+			bob := k.Register(t, k.NewEmail(), password)
+			for _, tok := range []string{o1.SessionToken, o2.SessionToken, bob.SessionToken} {
+				tt.svc.expect(t, 200, "GET", "/api/resource", bearer(tok)...) // cached for an hour
+			}
+			adminBefore, selfBefore := k.RequestsLike(adminSessionCall), k.RequestsLike(selfServiceCall)
+
+			list := apitest.Decode[mySessions](t, tt.svc.expect(t, 200, "GET", "/api/me/sessions", cred...))
+			var ids []string
+			for _, s := range list.Sessions {
+				ids = append(ids, s.ID)
+				if s.Current != (s.ID == cur) {
+					t.Errorf("session %s: current = %v", s.ID, s.Current)
+				}
+			}
+			// Registration made a session too; it is listed like the others.
+			for _, want := range []string{cur, o1.SessionID, o2.SessionID} {
+				if !slices.Contains(ids, want) {
+					t.Errorf("sessions = %v, want %s among them (current %s)", ids, want, cur)
+				}
+			}
+
+			tt.svc.expect(t, 404, "DELETE", "/api/me/sessions/"+bob.SessionID, cred...)
+			tt.svc.expect(t, 200, "GET", "/api/resource", bearer(bob.SessionToken)...)
+			tt.svc.expect(t, 404, "DELETE", "/api/me/sessions/00000000-0000-4000-8000-000000000000", cred...)
+
+			tt.svc.expect(t, 204, "DELETE", "/api/me/sessions/"+o1.SessionID, cred...)
+			tt.svc.expect(t, 401, "GET", "/api/resource", bearer(o1.SessionToken)...)
+
+			out := apitest.Decode[Revoked](t, tt.svc.expect(t, 200, "DELETE", "/api/me/sessions", cred...))
+			if !slices.Contains(out.Revoked, o2.SessionID) || slices.Contains(out.Revoked, cur) || slices.Contains(out.Revoked, o1.SessionID) {
+				t.Errorf("revoked = %v, want %s, not the current %s nor the revoked %s", out.Revoked, o2.SessionID, cur, o1.SessionID)
+			}
+			tt.svc.expect(t, 401, "GET", "/api/resource", bearer(o2.SessionToken)...)
+			tt.svc.expect(t, 200, "GET", "/api/resource", bearer(bob.SessionToken)...)
+			tt.svc.expect(t, 200, "GET", "/api/resource", cred...)
+			after := apitest.Decode[mySessions](t, tt.svc.expect(t, 200, "GET", "/api/me/sessions", cred...))
+			if len(after.Sessions) != 1 || after.Sessions[0].ID != cur || !after.Sessions[0].Current {
+				t.Errorf("after signing out everywhere else: %+v, want the current session %s alone", after.Sessions, cur)
+			}
+
+			admin, self := k.RequestsLike(adminSessionCall)-adminBefore, k.RequestsLike(selfServiceCall)-selfBefore
+			switch {
+			case tt.admin && (admin == 0 || self != 0):
+				t.Errorf("session JWT caller: %d Admin API session calls, %d FrontendAPI ones; want the Admin API only", admin, self)
+			case !tt.admin && (admin != 0 || self == 0):
+				t.Errorf("%s caller: %d Admin API session calls, %d FrontendAPI ones; want the FrontendAPI only", tt.name, admin, self)
+			}
+		})
+	}
+}
+
+// Revoked is the answer of DELETE /api/me/sessions.
+type Revoked struct {
+	Revoked []string `json:"revoked"`
 }
