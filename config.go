@@ -98,6 +98,15 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 		*v.url = clean
 	}
+	// The key rides on every Admin API call and readiness probe: anyone on the path
+	// of plain http could read it. An Ory Network host over http is reported above.
+	if u, err := url.Parse(c.AdminURL); c.APIKey != "" && err == nil && u.Scheme == "http" && !isLoopback(u.Hostname()) && !isOryNetwork(c.AdminURL) {
+		from, as := "ORY_ADMIN_URL", ""
+		if getenv(from) == "" {
+			from, as = "ORY_SDK_URL", " (the admin URL too: ORY_ADMIN_URL is unset)"
+		}
+		bad(from, "%q%s would send ORY_API_KEY over plain http on every Admin API call: use https:// (http:// is allowed only for 127.0.0.1, ::1 and localhost)", c.AdminURL, as)
+	}
 	if (slug != "" || isOryNetwork(c.AdminURL)) && c.APIKey == "" {
 		// With a slug the admin URL may be a custom domain, which needs the key
 		// just the same.

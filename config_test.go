@@ -421,3 +421,54 @@ func TestJWTAudienceCannotBeBlank(t *testing.T) {
 		})
 	}
 }
+
+// TestAPIKeyNeedsHTTPS: the API key rides on every Admin API call and /readyz
+// probe, so with a key the admin URL must be https unless it is this machine. The
+// one line names the variable the admin URL came from (it defaults to ORY_SDK_URL).
+func TestAPIKeyNeedsHTTPS(t *testing.T) {
+	t.Parallel()
+	const pat = "ory_pat_configtest0123456789"
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string // the variable named, "" for a valid configuration
+	}{
+		{"local defaults without a key", map[string]string{}, ""},
+		{"local defaults with a key", map[string]string{"ORY_API_KEY": unitKey}, ""},
+		{"loopback admin with a key", map[string]string{"ORY_ADMIN_URL": "http://127.0.0.1:4434", "ORY_API_KEY": unitKey}, ""},
+		{"localhost admin with a key", map[string]string{"ORY_SDK_URL": "http://LOCALHOST:4433", "ORY_API_KEY": pat}, ""},
+		{"ipv6 loopback admin with a key", map[string]string{"ORY_ADMIN_URL": "http://[::1]:4434", "ORY_API_KEY": unitKey}, ""},
+		{"docker compose without a key", map[string]string{"ORY_SDK_URL": "http://kratos:4433", "ORY_ADMIN_URL": "http://kratos:4434"}, ""},
+		{"https admin with a key", map[string]string{"ORY_ADMIN_URL": "https://auth.example.com", "ORY_API_KEY": unitKey}, ""},
+		{"http sdk url, https admin", map[string]string{"ORY_SDK_URL": "http://kratos:4433", "ORY_ADMIN_URL": "https://auth.example.com", "ORY_API_KEY": unitKey}, ""},
+		{"http admin with a key", map[string]string{"ORY_PROJECT_SLUG": "proj", "ORY_ADMIN_URL": "http://auth.example.com", "ORY_API_KEY": unitKey}, "ORY_ADMIN_URL"},
+		{"admin from an http sdk url", map[string]string{"ORY_SDK_URL": "http://kratos.example.com", "ORY_API_KEY": pat}, "ORY_SDK_URL"},
+		{"upper-case scheme", map[string]string{"ORY_ADMIN_URL": "HTTP://auth.example.com", "ORY_API_KEY": unitKey}, "ORY_ADMIN_URL"},
+		{"docker compose with a key", map[string]string{"ORY_SDK_URL": "http://kratos:4433", "ORY_ADMIN_URL": "http://kratos:4434", "ORY_API_KEY": unitKey}, "ORY_ADMIN_URL"},
+		{"private address", map[string]string{"ORY_ADMIN_URL": "http://10.0.0.5:4434", "ORY_API_KEY": unitKey}, "ORY_ADMIN_URL"},
+		{"loopback lookalike", map[string]string{"ORY_ADMIN_URL": "http://127.0.0.1.nip.io:4434", "ORY_API_KEY": unitKey}, "ORY_ADMIN_URL"},
+		{"localhost lookalike", map[string]string{"ORY_ADMIN_URL": "http://localhost.example.com", "ORY_API_KEY": unitKey}, "ORY_ADMIN_URL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := loadConfig(envOf(tt.env))
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("loadConfig() error = %v, want none", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("loadConfig() error = nil, want one naming %s", tt.want)
+			}
+			lines := strings.Split(err.Error(), "\n")
+			if len(lines) != 1 || !strings.HasPrefix(lines[0], tt.want+": ") || !strings.Contains(lines[0], "https") {
+				t.Errorf("loadConfig() error = %q, want one line starting %q that asks for https", err, tt.want+": ")
+			}
+			if strings.Contains(err.Error(), tt.env["ORY_API_KEY"]) {
+				t.Errorf("error %q shows the API key", err)
+			}
+		})
+	}
+}
