@@ -28,7 +28,9 @@ type Config struct {
 	AdminURL string
 	// APIKey (ory_apikey_... or ory_pat_...) is sent on admin calls only.
 	APIKey string
-	// MaxConns bounds the connections kept to each Ory host.
+	// MaxConns bounds the connections to each Ory host, open or idle; 0 picks a
+	// default. Calls past it wait for a connection within their own timeout, so a
+	// flood of distinct fake tokens, each a whoami call, cannot open a socket each.
 	MaxConns int
 	// Timeout bounds one Admin API call, so a hung Ory answers 503 in time
 	// (session checks have their own bound). 0 leaves only the transport's limits.
@@ -106,9 +108,11 @@ func newAPIClient(url string, hc *http.Client) *client.APIClient {
 	return client.NewAPIClient(cfg)
 }
 
-// NewTransport returns an HTTP transport for many concurrent calls to a few hosts.
-// http.DefaultTransport keeps only 2 idle connections per host, so under load most
-// calls would open (and TLS-handshake) a new connection.
+// NewTransport returns an HTTP transport for many concurrent calls to a few hosts,
+// with at most maxConns connections to each. http.DefaultTransport keeps only 2
+// idle connections per host, so under load most calls would open (and
+// TLS-handshake) a new connection; and it bounds none, so a slow Ory would get a
+// new socket for every call waiting on it.
 func NewTransport(maxConns int) *http.Transport {
 	if maxConns <= 0 {
 		maxConns = 256
@@ -119,6 +123,7 @@ func NewTransport(maxConns int) *http.Transport {
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          maxConns * 2,
 		MaxIdleConnsPerHost:   maxConns,
+		MaxConnsPerHost:       maxConns,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   5 * time.Second,
 		ExpectContinueTimeout: time.Second,
