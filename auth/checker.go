@@ -5,6 +5,7 @@ package auth
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"net/http"
 	"sync"
@@ -107,10 +108,13 @@ func (k *Checker) Check(ctx context.Context, cred Credential) (*client.Session, 
 	}
 	// Concurrent checks of one credential share one Ory call. The call is detached
 	// from the first caller's context, so that caller leaving does not fail the
-	// others; its own timeout still bounds it.
+	// others; its own timeout still bounds it. The revocation count is part of the
+	// key: a check that begins after a revocation never joins a call begun before
+	// it, whose answer may be about the session as it was.
+	gen := k.gen.Load()
 	miss := key // only the miss path's copy escapes into the closure
-	ch := k.group.DoChan(string(miss[:]), func() (any, error) {
-		return k.fetch(ctx, cred, miss)
+	ch := k.group.DoChan(flightKey(gen, miss), func() (any, error) {
+		return k.fetch(ctx, cred, miss, gen)
 	})
 	select {
 	case r := <-ch:
@@ -119,6 +123,15 @@ func (k *Checker) Check(ctx context.Context, cred Credential) (*client.Session, 
 	case <-ctx.Done():
 		return nil, problem.Unavailable(ctx.Err())
 	}
+}
+
+// flightKey is the singleflight key of a check of the credential with key begun
+// at revocation count gen.
+func flightKey(gen uint64, key cacheKey) string {
+	var b [8 + len(cacheKey{})]byte
+	binary.BigEndian.PutUint64(b[:8], gen)
+	copy(b[8:], key[:])
+	return string(b[:])
 }
 
 // verifiesLocally reports whether cred is a session JWT this Checker verifies
@@ -193,9 +206,9 @@ func (k *Checker) insert(gen uint64, key cacheKey, e entry) {
 	k.cache.add(key, e)
 }
 
-// fetch asks Ory and caches the answer when it is a session or a refusal.
-func (k *Checker) fetch(ctx context.Context, cred Credential, key cacheKey) (*client.Session, error) {
-	gen := k.gen.Load()
+// fetch asks Ory and caches the answer when it is a session or a refusal, unless
+// a session was revoked since gen was read.
+func (k *Checker) fetch(ctx context.Context, cred Credential, key cacheKey, gen uint64) (*client.Session, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.opts.Timeout)
 	defer cancel()
 

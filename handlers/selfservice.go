@@ -31,7 +31,7 @@ func ListMySessions(fe client.FrontendAPI, ids client.IdentityAPI, checker *auth
 		me := mustSession(c)
 		cred, ok := auth.OryCredential(c)
 		if !ok {
-			listByAdmin(c, ids, me)
+			listByAdmin(c, ids, checker, me)
 			return
 		}
 		p, ok := pageFrom(c)

@@ -64,18 +64,58 @@ type SessionList struct {
 }
 
 // listByAdmin answers one page of the caller's active sessions through the Admin API
-// (IdentityAPI.ListIdentitySessions), for callers with no Ory credential.
-func listByAdmin(c *gin.Context, ids client.IdentityAPI, me *client.Session) {
+// (IdentityAPI.ListIdentitySessions), for callers with no Ory credential. A page
+// without the caller's own session does not show that it is still active, so
+// Ory is asked about that session then.
+func listByAdmin(c *gin.Context, ids client.IdentityAPI, checker *auth.Checker, me *client.Session) {
+	ctx := c.Request.Context()
 	list, next, ok := onePage(c, func(size int64, token string) ([]client.Session, *http.Response, error) {
-		req := ids.ListIdentitySessions(c.Request.Context(), me.Identity.Id).Active(true).PageSize(size)
+		req := ids.ListIdentitySessions(ctx, me.Identity.Id).Active(true).PageSize(size)
 		if token != "" {
 			req = req.PageToken(token)
 		}
 		return req.Execute()
 	}, func(s *client.Session) Session { return sessionOf(s, me.Id) })
-	if ok {
-		c.JSON(http.StatusOK, SessionList{Sessions: list, NextPageToken: next})
+	if !ok {
+		return
 	}
+	if !slices.ContainsFunc(list, func(s Session) bool { return s.Current }) {
+		if err := stillActive(ctx, ids, checker, me); err != nil {
+			problem.Abort(c, err)
+			return
+		}
+	}
+	c.JSON(http.StatusOK, SessionList{Sessions: list, NextPageToken: next})
+}
+
+// A session JWT still verifies after its session was revoked in Ory (elsewhere,
+// not through this service), and the Admin API acts with the project's key, not
+// with the caller's credential. So before the Admin API lists or revokes anything
+// for a JWT caller, Ory must have the caller's own session as active: otherwise a
+// stolen JWT could read the owner's devices or sign the owner out everywhere
+// until it expires.
+
+// stillActive asks the Admin API about the caller's own session: nil when it is
+// active, 401 (and the JWT refused from now on) when it is not or is unknown.
+func stillActive(ctx context.Context, ids client.IdentityAPI, checker *auth.Checker, me *client.Session) error {
+	s, resp, err := ids.GetSession(ctx, me.Id).Execute()
+	if err != nil {
+		if p := ory.AdminProblem(resp, err); p.Status != http.StatusNotFound {
+			return p
+		}
+		return sessionEnded(checker, me)
+	}
+	if !s.GetActive() || s.ExpiresAt != nil && !s.ExpiresAt.After(time.Now()) {
+		return sessionEnded(checker, me)
+	}
+	return nil
+}
+
+// sessionEnded forgets the caller's session, whose JWT is then refused, and is
+// the 401 to answer.
+func sessionEnded(checker *auth.Checker, me *client.Session) *problem.Problem {
+	checker.ForgetSession(me.Id)
+	return problem.Unauthorized("The session is no longer active. Sign in again.")
 }
 
 // Bounds of the routes that make many Ory calls for one request. The deadline
@@ -88,14 +128,18 @@ const (
 )
 
 // revokeByAdmin revokes one of the caller's own sessions through the Admin API.
-// Ownership is decided from the caller's own session list before anything else:
-// no Admin API call ever names another identity's session, and such an id answers
+// Ownership is decided from the caller's own session list before anything else
+// (which must hold the caller's session, see stillActive): no Admin API call ever names another identity's session, and such an id answers
 // 404 exactly like one that does not exist, so other users' session ids can be
 // neither revoked nor probed.
 func revokeByAdmin(ctx context.Context, c *gin.Context, ids client.IdentityAPI, checker *auth.Checker, me *client.Session, id string) {
 	mine, err := sessionIDs(ctx, ids, me.Identity.Id, true)
 	if err != nil {
 		problem.Abort(c, err)
+		return
+	}
+	if !slices.Contains(mine, me.Id) {
+		problem.Abort(c, sessionEnded(checker, me))
 		return
 	}
 	if !slices.Contains(mine, id) {
@@ -124,11 +168,16 @@ type Revoked struct {
 // API: it revokes every active session of the caller's identity except the one
 // making the request, a few at a time, and answers the ids it revoked. It answers
 // all or a problem: when Ory fails part way or ctx ends, the problem says how
-// many were revoked, and a retry revokes the rest.
+// many were revoked, and a retry revokes the rest. A caller whose own session is
+// not among the active ones revokes nothing (see stillActive).
 func revokeOthersByAdmin(ctx context.Context, c *gin.Context, ids client.IdentityAPI, checker *auth.Checker, me *client.Session) {
 	active, err := sessionIDs(ctx, ids, me.Identity.Id, true)
 	if err != nil {
 		problem.Abort(c, err)
+		return
+	}
+	if !slices.Contains(active, me.Id) {
+		problem.Abort(c, sessionEnded(checker, me))
 		return
 	}
 	others := slices.DeleteFunc(active, func(id string) bool { return id == me.Id })
