@@ -8,8 +8,9 @@ import (
 )
 
 // Limits on what is forwarded to Ory. Ory session tokens are "ory_st_" plus 32
-// characters and session JWTs a few hundred bytes; anything much larger is not a
-// credential and is refused without a network call.
+// characters and session JWTs a few hundred bytes; a larger token is not a
+// credential and is refused without a network call. Session cookies beyond the
+// cookie limit are dropped instead (OryCookies).
 const (
 	maxTokenLen  = 4096
 	maxCookieLen = 8192
@@ -52,8 +53,9 @@ func (c Credential) LogValue() slog.Value { return slog.StringValue(c.String()) 
 // CredentialFrom extracts the session credential of r. The X-Session-Token header
 // wins over Authorization (the order Ory itself uses), and a token wins over cookies:
 // the cookies are then not sent, because self-hosted Kratos answers 500 to a bad
-// cookie next to a good token. Only Ory's session cookies are kept (OryCookies), so
-// the application's other cookies never leave this service.
+// cookie next to a good token. Only Ory's valid session cookies are kept
+// (OryCookies), so the application's other cookies never leave this service, and
+// a request without any is refused with ErrNoCredential.
 func CredentialFrom(r *http.Request) (Credential, error) {
 	h := r.Header
 	if vs := h.Values("X-Session-Token"); len(vs) > 0 {
@@ -70,10 +72,7 @@ func CredentialFrom(r *http.Request) (Credential, error) {
 		tok, err := bearer(vs[0])
 		return Credential{Token: tok}, err
 	}
-	cookie, err := OryCookies(h.Values("Cookie"))
-	if err != nil {
-		return Credential{}, err
-	}
+	cookie := OryCookies(h.Values("Cookie"))
 	if cookie == "" {
 		return Credential{}, ErrNoCredential
 	}
@@ -123,34 +122,36 @@ func isTokenText(s string) bool {
 
 // OryCookies returns a Cookie header holding only the Ory session cookies
 // (ory_kratos_session, ory_session_{slug}) from the Cookie header values vs, in
-// their order. It returns "" when there are none, and ErrMalformedCredential when
-// a session cookie is not valid cookie text or they are oversized together.
+// their order, or "" when none is left.
 //
-// Every other cookie is skipped unread, ory_ ones included: whoami needs none of
-// them, and any sibling subdomain can plant a cookie for the parent domain, so a
-// broken ory_x must not lock the user out. Only the session cookies decide.
-func OryCookies(vs []string) (string, error) {
+// Any sibling subdomain can plant a cookie for the parent domain, session cookies
+// included, so no single cookie may lock the user out by failing the request.
+// Every other cookie, ory_ ones included, is skipped unread: whoami needs none of
+// them. A session cookie that cannot be valid (not cookie text, or empty) is
+// skipped too. The header is bounded by dropping each session cookie that would
+// push it over maxCookieLen: the browser sends the most specific and oldest
+// cookies first, so those are the ones kept. Ory reads the one it knows.
+func OryCookies(vs []string) string {
 	var b strings.Builder
 	for _, v := range vs {
 		for part := range strings.SplitSeq(v, ";") {
 			part = strings.TrimSpace(part)
 			name, value, ok := strings.Cut(part, "=")
-			if !ok || !isSessionCookie(name) {
+			if !ok || !isSessionCookie(name) || !isCookieName(name) || !isCookieValue(value) {
 				continue
 			}
-			if !isCookieName(name) || !isCookieValue(value) {
-				return "", ErrMalformedCredential
+			sep := "; "
+			if b.Len() == 0 {
+				sep = ""
 			}
-			if b.Len() > 0 {
-				b.WriteString("; ")
+			if b.Len()+len(sep)+len(part) > maxCookieLen {
+				continue
 			}
+			b.WriteString(sep)
 			b.WriteString(part)
-			if b.Len() > maxCookieLen {
-				return "", ErrMalformedCredential
-			}
 		}
 	}
-	return b.String(), nil
+	return b.String()
 }
 
 // isSessionCookie reports whether name is one Ory keeps a session in: Kratos's
