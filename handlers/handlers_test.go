@@ -382,31 +382,41 @@ func TestRevokeMyOtherSessions(t *testing.T) {
 // the list call: disabling while paging must not skip any.
 func TestRevokeMyOtherSessionsManyPages(t *testing.T) {
 	t.Parallel()
-	// Pages of 500 sessions take a while to encode and decode under the race
-	// detector on a busy machine; this test is about paging, not timeouts.
-	e := newEnv(t, envOptions{oryTimeout: 10 * time.Second})
-	me, current := e.user("busy@example.com")
-	const n = 620
-	ids := make([]string, 0, n)
-	for range n {
-		ids = append(ids, e.fake.SessionID(e.fake.AddSession(me)))
-	}
-	resp, body := e.do(t, "DELETE", "/api/me/sessions", current)
-	e.expect(t, resp, body, 200)
-	if got := len(apitest.Decode[handlers.Revoked](t, body).Revoked); got != n {
-		t.Errorf("revoked %d sessions, want %d", got, n)
-	}
-	active := 0
-	for _, id := range ids {
-		if e.fake.SessionActive(id) {
-			active++
-		}
-	}
-	if active != 0 {
-		t.Errorf("%d of %d other sessions still active", active, n)
-	}
-	if !e.fake.SessionActive(e.fake.SessionID(current)) {
-		t.Error("the current session was revoked")
+	// Token callers go through the FrontendAPI, session JWT callers through the
+	// Admin API, whose list is paged by this service: both must reach every page.
+	for _, caller := range []struct {
+		name, prefix string
+		jwt          bool
+	}{{"token", "", false}, {"session JWT", "jwt.", true}} {
+		t.Run(caller.name, func(t *testing.T) {
+			t.Parallel()
+			// Pages of 500 sessions take a while to encode and decode under the race
+			// detector on a busy machine; this test is about paging, not timeouts.
+			e := newEnv(t, envOptions{oryTimeout: 10 * time.Second, jwt: caller.jwt})
+			me, current := e.user("busy@example.com")
+			const n = 620
+			ids := make([]string, 0, n)
+			for range n {
+				ids = append(ids, e.fake.SessionID(e.fake.AddSession(me)))
+			}
+			resp, body := e.do(t, "DELETE", "/api/me/sessions", caller.prefix+current)
+			e.expect(t, resp, body, 200)
+			if got := len(apitest.Decode[handlers.Revoked](t, body).Revoked); got != n {
+				t.Errorf("revoked %d sessions, want %d", got, n)
+			}
+			active := 0
+			for _, id := range ids {
+				if e.fake.SessionActive(id) {
+					active++
+				}
+			}
+			if active != 0 {
+				t.Errorf("%d of %d other sessions still active", active, n)
+			}
+			if !e.fake.SessionActive(e.fake.SessionID(current)) {
+				t.Error("the current session was revoked")
+			}
+		})
 	}
 }
 
