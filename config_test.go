@@ -327,20 +327,7 @@ func TestOryNetworkNeedsHTTPS(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := loadConfig(envOf(tt.env))
-			if tt.want == "" {
-				if err != nil {
-					t.Fatalf("loadConfig() error = %v, want none", err)
-				}
-				return
-			}
-			if err == nil {
-				t.Fatalf("loadConfig() error = nil, want one naming %s", tt.want)
-			}
-			lines := strings.Split(err.Error(), "\n")
-			if len(lines) != 1 || !strings.HasPrefix(lines[0], tt.want+": ") || !strings.Contains(lines[0], "https") {
-				t.Errorf("loadConfig() error = %q, want one line starting %q that asks for https", err, tt.want+": ")
-			}
+			wantHTTPSRefusal(t, tt.env, tt.want)
 		})
 	}
 }
@@ -452,23 +439,34 @@ func TestAPIKeyNeedsHTTPS(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := loadConfig(envOf(tt.env))
-			if tt.want == "" {
-				if err != nil {
-					t.Fatalf("loadConfig() error = %v, want none", err)
-				}
-				return
-			}
+			err := wantHTTPSRefusal(t, tt.env, tt.want)
 			if err == nil {
-				t.Fatalf("loadConfig() error = nil, want one naming %s", tt.want)
-			}
-			lines := strings.Split(err.Error(), "\n")
-			if len(lines) != 1 || !strings.HasPrefix(lines[0], tt.want+": ") || !strings.Contains(lines[0], "https") {
-				t.Errorf("loadConfig() error = %q, want one line starting %q that asks for https", err, tt.want+": ")
+				return
 			}
 			if strings.Contains(err.Error(), tt.env["ORY_API_KEY"]) {
 				t.Errorf("error %q shows the API key", err)
 			}
 		})
 	}
+}
+
+// wantHTTPSRefusal loads env and checks the outcome: no error when want is "",
+// else one line naming the variable want and asking for https. It returns the error.
+func wantHTTPSRefusal(t *testing.T, env map[string]string, want string) error {
+	t.Helper()
+	_, err := loadConfig(envOf(env))
+	if want == "" {
+		if err != nil {
+			t.Fatalf("loadConfig() error = %v, want none", err)
+		}
+		return nil
+	}
+	if err == nil {
+		t.Fatalf("loadConfig() error = nil, want one naming %s", want)
+	}
+	lines := strings.Split(err.Error(), "\n")
+	if len(lines) != 1 || !strings.HasPrefix(lines[0], want+": ") || !strings.Contains(lines[0], "https") {
+		t.Errorf("loadConfig() error = %q, want one line starting %q that asks for https", err, want+": ")
+	}
+	return err
 }

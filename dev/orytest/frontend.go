@@ -65,17 +65,7 @@ func OnSelfService(f Fault) Fault {
 // caller returns the active session r's credential stands for, or nil after
 // answering 401 as Kratos does. Callers hold s.mu.
 func (s *Server) caller(w http.ResponseWriter, r *http.Request) *session {
-	tok := r.Header.Get("X-Session-Token")
-	if tok == "" {
-		if scheme, t, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "bearer") {
-			tok = t
-		}
-	}
-	if tok == "" {
-		if c, err := r.Cookie("ory_kratos_session"); err == nil {
-			tok = c.Value
-		}
-	}
+	tok := credentialOf(r)
 	ss := s.sessions[s.tokens[tok]]
 	if tok == "" || ss == nil || !ss.active || !time.Now().Before(ss.expires) {
 		writeError(w, http.StatusUnauthorized, "", "The request could not be authorized", "No valid session cookie found.")

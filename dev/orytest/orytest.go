@@ -379,18 +379,23 @@ func writeError(w http.ResponseWriter, status int, id, message, reason string) {
 
 // --- public API ---
 
+// credentialOf is the session token or cookie value r carries, in the order Ory
+// reads them: X-Session-Token, Authorization: Bearer, the session cookie.
+func credentialOf(r *http.Request) string {
+	if tok := r.Header.Get("X-Session-Token"); tok != "" {
+		return tok
+	}
+	if scheme, t, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "bearer") && t != "" {
+		return t
+	}
+	if c, err := r.Cookie("ory_kratos_session"); err == nil {
+		return c.Value
+	}
+	return ""
+}
+
 func (s *Server) whoami(w http.ResponseWriter, r *http.Request) {
-	tok := r.Header.Get("X-Session-Token")
-	if tok == "" {
-		if scheme, t, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "bearer") {
-			tok = t
-		}
-	}
-	if tok == "" {
-		if c, err := r.Cookie("ory_kratos_session"); err == nil {
-			tok = c.Value
-		}
-	}
+	tok := credentialOf(r)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ss := s.sessions[s.tokens[tok]]
