@@ -15,6 +15,11 @@ KRATOS_BIN ?= $(abspath bin/kratos)
 export KRATOS_BIN
 FUZZTIME ?= 10s
 
+# $(call need,COMMAND,PACKAGES): install Debian PACKAGES when COMMAND is missing, since CI
+# machines start without the browser, Docker or Redis that some tests run.
+need = command -v $(1) >/dev/null || { echo ">> $(1) missing: installing Debian packages $(2)"; \
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(2) >/dev/null; }
+
 .PHONY: help
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
