@@ -53,6 +53,7 @@ type envOptions struct {
 	fake        []orytest.Option
 	jwt         bool          // "jwt." + a session token is a session JWT (see jwtCallers)
 	identityTTL time.Duration // the /api/me cache; 0: the default
+	webhooks    handlers.Webhooks
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -95,6 +96,7 @@ func newEnvWith(t *testing.T, o envOptions, urls func(fakeURL string) (public, a
 		Metrics:     metrics.New(),
 		OpenAPI:     doc,
 		CORSOrigins: o.corsOrigins,
+		Webhooks:    o.webhooks,
 	})
 	e.srv = httptest.NewServer(router)
 	t.Cleanup(e.srv.Close)

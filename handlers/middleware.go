@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -118,11 +119,12 @@ func cors(origins []string) gin.HandlerFunc {
 // for callers who are not even signed in would cost memory and time for nothing.
 // The connection is closed after the answer, so the server does not read the
 // unwanted body either. A route that needs a body one day registers its own
-// bounded reader and is exempted here.
+// bounded reader and is exempted here: the Ory webhooks, whose routes exist only
+// when they are configured.
 func refuseBody() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		// 0 means no body; -1 (chunked, or unknown) and anything above are bodies.
-		if c.Request.ContentLength != 0 {
+		if c.Request.ContentLength != 0 && !strings.HasPrefix(c.FullPath(), hooksPrefix) {
 			c.Header("Connection", "close")
 			problem.Abort(c, problem.New(http.StatusRequestEntityTooLarge, problem.CodeTooLarge, "No route of this API takes a request body."))
 			return

@@ -31,6 +31,8 @@ type Deps struct {
 	// IdentityTTL is how long GET /api/me reuses an identity read through the
 	// Admin API; 0 means DefaultIdentityTTL.
 	IdentityTTL time.Duration
+	// Webhooks are Ory's webhooks (Ory Actions); off without a secret.
+	Webhooks Webhooks
 }
 
 // NewRouter returns the service's HTTP handler with every route.
@@ -75,5 +77,13 @@ func NewRouter(d Deps) *gin.Engine {
 
 	admin := api.Group("/admin", auth.RequireRole("admin"))
 	admin.GET("/identities", ListIdentities(ids))
+
+	// Ory calls these during its flows (kratos/hooks.yml), with the shared secret
+	// instead of a session.
+	if wh := d.Webhooks; wh.Secret != "" {
+		hooks := r.Group(hooksPrefix, requireWebhookSecret(wh.Secret))
+		hooks.POST("/registration", RegistrationHook(wh.BlockedEmailDomains))
+		hooks.POST("/settings", SettingsHook(wh.BlockedEmailDomains))
+	}
 	return r
 }

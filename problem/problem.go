@@ -27,6 +27,8 @@ const (
 	CodeInternal         = "internal_error"
 	CodeMethodNotAllowed = "method_not_allowed"
 	CodeTooLarge         = "request_too_large"
+	// CodeEmailDomainBlocked refuses a sign-up (or a new email) in an Ory webhook.
+	CodeEmailDomainBlocked = "email_domain_blocked"
 )
 
 // Problem is an error that knows its HTTP response. Cause is logged, never sent.
@@ -40,6 +42,9 @@ type Problem struct {
 	RedirectBrowserTo string `json:"redirect_browser_to,omitempty"`
 	// Checks names what failed, on readiness problems.
 	Checks map[string]string `json:"checks,omitempty"`
+	// Messages are Ory UI messages, on a webhook's refusal: Ory shows them to the
+	// user in its self-service flow.
+	Messages any `json:"messages,omitempty"`
 	// RetryAfter, in seconds, is sent as the Retry-After header on 429 and 503.
 	RetryAfter int `json:"-"`
 	// Cause is the internal error behind the problem, for the log only.
