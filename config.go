@@ -31,6 +31,9 @@ type config struct {
 	JWTIssuer    string
 	JWTAudience  string
 	JWTSkew      time.Duration
+	// The Ory webhooks (config_hooks.go); off without a secret.
+	WebhookSecret       string
+	BlockedEmailDomains []string
 }
 
 // Defaults. A 30s session cache keeps a busy user at two whoami calls a minute
@@ -137,6 +140,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 		c.CORSOrigins = append(c.CORSOrigins, o)
 	}
 
+	c.WebhookSecret, c.BlockedEmailDomains = webhookConfig(getenv, bad)
+
 	if v := getenv("LOG_LEVEL"); v != "" {
 		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
 			bad("LOG_LEVEL", "%q is not debug, info, warn or error", v)
@@ -192,8 +197,12 @@ func (c config) String() string {
 	case isOryNetwork(c.PublicURL) || isOryNetwork(c.AdminURL):
 		which = "ory=network"
 	}
-	return fmt.Sprintf("%s ory_public=%s ory_admin=%s api_key=%s port=%d timeout=%s cache_ttl=%s cache_size=%d jwt=%s cors=%v",
-		which, c.PublicURL, c.AdminURL, key, c.Port, c.Timeout, c.CacheTTL, c.CacheSize, jwt, c.CORSOrigins)
+	hooks := "off"
+	if c.WebhookSecret != "" {
+		hooks = fmt.Sprintf("on blocked_email_domains=%v", c.BlockedEmailDomains)
+	}
+	return fmt.Sprintf("%s ory_public=%s ory_admin=%s api_key=%s port=%d timeout=%s cache_ttl=%s cache_size=%d jwt=%s cors=%v webhooks=%s",
+		which, c.PublicURL, c.AdminURL, key, c.Port, c.Timeout, c.CacheTTL, c.CacheSize, jwt, c.CORSOrigins, hooks)
 }
 
 func orDefault(v, fallback string) string {

@@ -95,6 +95,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		Metrics:     m,
 		OpenAPI:     openAPI,
 		CORSOrigins: cfg.CORSOrigins,
+		Webhooks:    handlers.Webhooks{Secret: cfg.WebhookSecret, BlockedEmailDomains: cfg.BlockedEmailDomains},
 	})
 
 	srv := &http.Server{
