@@ -76,6 +76,7 @@ type options struct {
 	cpus       string
 	logFile    string
 	dir        string // for the sqlite file; Run makes (and Close removes) one when empty
+	configs    []string
 }
 
 // WithSQLite stores Kratos's data in a sqlite file in a temporary directory instead
@@ -101,6 +102,31 @@ func WithCPUs(list string) Option { return func(o *options) { o.cpus = list } }
 // or emptied; Close closes it); Logs keeps only the tail.
 func WithLogFile(path string) Option { return func(o *options) { o.logFile = path } }
 
+// WithHooks starts Kratos with kratos/hooks.yml over kratos.yml: its web hooks
+// (Ory Actions) call the service at serviceURL (http://127.0.0.1:8080, no trailing
+// slash) with secret, the service's ORY_WEBHOOK_SECRET. Registration then fails
+// while nothing answers there, so the service must listen before anyone registers.
+func WithHooks(serviceURL, secret string) Option {
+	return func(o *options) {
+		o.configs = append(o.configs, HooksConfig)
+		o.env = append(o.env, HooksEnv(serviceURL, secret)...)
+	}
+}
+
+// HooksConfig is the overlay on kratos.yml that wires the web hooks to the service.
+const HooksConfig = "hooks.yml"
+
+// HooksEnv are the variables that point kratos/hooks.yml's web hooks at serviceURL
+// with secret (Kratos reads a list item's field from KEY_<index>_FIELD).
+func HooksEnv(serviceURL, secret string) []string {
+	return []string{
+		"SELFSERVICE_FLOWS_REGISTRATION_AFTER_PASSWORD_HOOKS_0_CONFIG_URL=" + serviceURL + "/hooks/ory/registration",
+		"SELFSERVICE_FLOWS_REGISTRATION_AFTER_PASSWORD_HOOKS_0_CONFIG_AUTH_CONFIG_VALUE=" + secret,
+		"SELFSERVICE_FLOWS_SETTINGS_AFTER_PROFILE_HOOKS_0_CONFIG_URL=" + serviceURL + "/hooks/ory/settings",
+		"SELFSERVICE_FLOWS_SETTINGS_AFTER_PROFILE_HOOKS_0_CONFIG_AUTH_CONFIG_VALUE=" + secret,
+	}
+}
+
 // inDir keeps Kratos's files (the sqlite database) in dir, which the caller removes.
 func inDir(dir string) Option { return func(o *options) { o.dir = dir } }
 
@@ -109,6 +135,7 @@ type Kratos struct {
 	tb        testing.TB // nil when made by Run
 	bin       string
 	configDir string
+	configs   []string // -c files in configDir: kratos.yml, then overlays
 	dsn       string
 	env       []string
 	cpus      string
@@ -210,6 +237,7 @@ func newKratos(o options) (*Kratos, error) {
 	k := &Kratos{
 		bin:       bin,
 		configDir: filepath.Join(root, "kratos"),
+		configs:   append([]string{"kratos.yml"}, o.configs...),
 		dsn:       dsn,
 		cpus:      o.cpus,
 		publicURL: fmt.Sprintf("http://127.0.0.1:%d", pub),
@@ -324,7 +352,7 @@ func (k *Kratos) start(ctx context.Context, migrate bool) error {
 	}
 	if migrate && k.dsn != "memory" {
 		// A file database needs its schema first; DSN=memory migrates on every start.
-		m := exec.Command(k.bin, "migrate", "sql", "-e", "--yes", "-c", filepath.Join(k.configDir, "kratos.yml"))
+		m := exec.Command(k.bin, append([]string{"migrate", "sql", "-e", "--yes"}, k.configArgs()...)...)
 		m.Dir = k.configDir
 		m.Env = k.env
 		m.Stdout, m.Stderr = k.out, k.out
@@ -333,7 +361,7 @@ func (k *Kratos) start(ctx context.Context, migrate bool) error {
 		}
 	}
 	fmt.Fprintf(k.out, "---- kratostest: starting Kratos (public %s, admin %s, DSN %s) ----\n", k.publicURL, k.adminURL, k.dsn)
-	args := []string{k.bin, "serve", "--dev", "--sqa-opt-out", "-c", filepath.Join(k.configDir, "kratos.yml")}
+	args := append([]string{k.bin, "serve", "--dev", "--sqa-opt-out"}, k.configArgs()...)
 	if k.cpus != "" {
 		// taskset execs Kratos: same process, so signals and Pdeathsig still reach it.
 		args = append([]string{"taskset", "-c", k.cpus}, args...)
@@ -353,6 +381,15 @@ func (k *Kratos) start(ctx context.Context, migrate bool) error {
 	}()
 	k.cmd, k.done = cmd, done
 	return k.waitReady(ctx, done)
+}
+
+// configArgs are the -c flags: Kratos merges the files in order.
+func (k *Kratos) configArgs() []string {
+	var args []string
+	for _, c := range k.configs {
+		args = append(args, "-c", filepath.Join(k.configDir, c))
+	}
+	return args
 }
 
 func (k *Kratos) waitReady(ctx context.Context, done chan struct{}) error {

@@ -45,8 +45,9 @@ type Service struct {
 	waited bool
 }
 
-// Start runs the service with env (PORT is set here, to a free port) and waits until
-// GET /healthz answers 200. The test's cleanup stops the service, waits for run and
+// Start runs the service with env (PORT is set here, to a free port, unless env
+// sets it: a test whose Kratos must know the service's URL picks the port first
+// with proc.FreePort) and waits until GET /healthz answers 200. The test's cleanup stops the service, waits for run and
 // reports its error, unless the test called Wait itself.
 func Start(t testing.TB, run RunFunc, env map[string]string) *Service {
 	t.Helper()
@@ -57,13 +58,16 @@ func Start(t testing.TB, run RunFunc, env map[string]string) *Service {
 // values to run through it.
 func StartContext(t testing.TB, ctx context.Context, run RunFunc, env map[string]string) *Service {
 	t.Helper()
-	port, err := proc.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
 	vars := maps.Clone(env)
 	if vars == nil {
 		vars = map[string]string{}
+	}
+	port, err := strconv.Atoi(vars["PORT"])
+	if vars["PORT"] == "" {
+		port, err = proc.FreePort()
+	}
+	if err != nil {
+		t.Fatal(err)
 	}
 	vars["PORT"] = strconv.Itoa(port)
 	ctx, cancel := context.WithCancel(ctx)

@@ -7,8 +7,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"testing"
 	"time"
+
+	"github.com/example/ory-gin-starter/dev/proc"
 )
 
 // fakeRun serves /healthz on PORT until ctx is done, like the service's run.
@@ -64,4 +67,18 @@ func TestWaitStillRunning(t *testing.T) {
 		t.Errorf("Wait() = %v, want ErrStillRunning", err)
 	}
 	_ = s.Stop(5 * time.Second)
+}
+
+// TestStartOnChosenPort: a PORT in env is kept, so that a Kratos started first can
+// be told the service's URL.
+func TestStartOnChosenPort(t *testing.T) {
+	port, err := proc.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := Start(t, fakeRun, map[string]string{"PORT": strconv.Itoa(port)})
+	if want := "http://127.0.0.1:" + strconv.Itoa(port); s.URL != want {
+		t.Errorf("URL = %s, want %s", s.URL, want)
+	}
+	_ = s.Stop(5 * time.Second) // fakeRun's "stopped"
 }
