@@ -10,7 +10,8 @@
 //	KRATOS_ADMIN_PORT   Kratos admin API port             (default 4434)
 //	DEMO_EMAIL          demo account                      (default demo@example.com)
 //	DEMO_PASSWORD       demo password (local dev only)    (default below)
-//	DEV_SKIP_SERVICE=1  run only Kratos and the demo user
+//	DEV_SKIP_SERVICE=1  run only Kratos and the demo user (no webhooks)
+//	ORY_WEBHOOK_SECRET  secret of the Ory webhooks (kratos/hooks.yml) (default: a local-dev one)
 //	KRATOS_BIN          Kratos binary                     (default bin/kratos)
 //
 // Logs go to .run/kratos.log and .run/service.log. Kratos keeps its data in memory:
@@ -39,6 +40,9 @@ import (
 
 const defaultPassword = "demo-Passw0rd-local-only"
 
+// devWebhookSecret is kratos/hooks.yml's local-dev secret.
+const devWebhookSecret = "local-dev-only-webhook-secret-change-me"
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Getenv, os.Stdout, os.Stderr)
@@ -53,6 +57,13 @@ type config struct {
 	port, publicPort, adminPort int
 	email, password             string
 	skipService                 bool
+	webhookSecret               string
+}
+
+// hooks is the service URL Kratos's web hooks call; ok is false when the service
+// does not run, since Kratos would then refuse every registration.
+func (c config) hooks() (serviceURL string, ok bool) {
+	return "http://127.0.0.1:" + strconv.Itoa(c.port), !c.skipService
 }
 
 func readConfig(getenv func(string) string) (config, error) {
@@ -62,6 +73,9 @@ func readConfig(getenv func(string) string) (config, error) {
 	}
 	if c.password == "" {
 		c.password = defaultPassword
+	}
+	if c.webhookSecret = getenv("ORY_WEBHOOK_SECRET"); c.webhookSecret == "" {
+		c.webhookSecret = devWebhookSecret
 	}
 	var errs []error
 	for _, p := range []struct {
@@ -109,7 +123,12 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	}
 
 	logf("starting Kratos on 127.0.0.1:%d (admin :%d), DSN=memory, log .run/kratos.log", c.publicPort, c.adminPort)
-	k, err := kratostest.Run(ctx, kratostest.WithPorts(c.publicPort, c.adminPort), kratostest.WithLogFile(filepath.Join(runDir, "kratos.log")))
+	opts := []kratostest.Option{kratostest.WithPorts(c.publicPort, c.adminPort), kratostest.WithLogFile(filepath.Join(runDir, "kratos.log"))}
+	if u, ok := c.hooks(); ok {
+		logf("Kratos's web hooks call %s/hooks/ory/... (kratos/hooks.yml)", u)
+		opts = append(opts, kratostest.WithHooks(u, c.webhookSecret))
+	}
+	k, err := kratostest.Run(ctx, opts...)
 	if err != nil {
 		return fmt.Errorf("start Kratos: %w", err)
 	}
@@ -137,7 +156,7 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 		svc, err = proc.Start(ctx, proc.Config{
 			Bin:     bin,
 			Dir:     root, // the developer's .env applies, as with go run .
-			Env:     append(os.Environ(), "ORY_SDK_URL="+k.PublicURL(), "ORY_ADMIN_URL="+k.AdminURL()),
+			Env:     append(os.Environ(), "ORY_SDK_URL="+k.PublicURL(), "ORY_ADMIN_URL="+k.AdminURL(), "ORY_WEBHOOK_SECRET="+c.webhookSecret),
 			Port:    c.port,
 			Out:     follow,
 			LogFile: filepath.Join(runDir, "service.log"),

@@ -14,9 +14,9 @@ func TestReadConfig(t *testing.T) {
 		want    config
 		wantErr string
 	}{
-		{"defaults", nil, config{port: 8080, publicPort: 4433, adminPort: 4434, email: "demo@example.com", password: defaultPassword}, ""},
-		{"overrides", map[string]string{"PORT": "9090", "KRATOS_PUBLIC_PORT": "5433", "KRATOS_ADMIN_PORT": "5434", "DEMO_EMAIL": "a@b.c", "DEMO_PASSWORD": "pw", "DEV_SKIP_SERVICE": "1"},
-			config{port: 9090, publicPort: 5433, adminPort: 5434, email: "a@b.c", password: "pw", skipService: true}, ""},
+		{"defaults", nil, config{port: 8080, publicPort: 4433, adminPort: 4434, email: "demo@example.com", password: defaultPassword, webhookSecret: devWebhookSecret}, ""},
+		{"overrides", map[string]string{"PORT": "9090", "KRATOS_PUBLIC_PORT": "5433", "KRATOS_ADMIN_PORT": "5434", "DEMO_EMAIL": "a@b.c", "DEMO_PASSWORD": "pw", "DEV_SKIP_SERVICE": "1", "ORY_WEBHOOK_SECRET": "s3cr3t"},
+			config{port: 9090, publicPort: 5433, adminPort: 5434, email: "a@b.c", password: "pw", skipService: true, webhookSecret: "s3cr3t"}, ""},
 		{"bad port", map[string]string{"PORT": "http"}, config{}, `PORT="http" is not a port`},
 		{"out of range", map[string]string{"KRATOS_ADMIN_PORT": "70000"}, config{}, "KRATOS_ADMIN_PORT"},
 	}
@@ -64,5 +64,16 @@ func TestBanner(t *testing.T) {
 	}
 	if b := banner(bannerInfo{service: "http://localhost:8080", skipService: true}); !strings.Contains(b, "http://localhost:8080 (NOT started)") {
 		t.Errorf("DEV_SKIP_SERVICE banner lacks (NOT started):\n%s", b)
+	}
+}
+
+// TestHooks: Kratos calls the service's webhooks only when the service runs: with
+// no one to answer, every registration would fail.
+func TestHooks(t *testing.T) {
+	if u, ok := (config{port: 9090}).hooks(); !ok || u != "http://127.0.0.1:9090" {
+		t.Errorf("hooks() = %q, %v; want http://127.0.0.1:9090, true", u, ok)
+	}
+	if _, ok := (config{port: 9090, skipService: true}).hooks(); ok {
+		t.Error("DEV_SKIP_SERVICE=1: hooks on, want off")
 	}
 }
