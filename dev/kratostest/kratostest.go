@@ -10,6 +10,9 @@
 // under t.TempDir(), so they survive Restart; with the default memory DSN a restart
 // loses everything. Kratos's log is shown when the test fails.
 //
+// Start(t, kratostest.WithHooks(serviceURL, secret)) adds kratos/hooks.yml: Kratos's
+// web hooks then call the service, which must be listening before anyone registers.
+//
 // Programs (make dev, make bench, make loadtest) start Kratos the same way through Run,
 // which Start wraps, and stop it with Close:
 //
