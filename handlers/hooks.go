@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"maps"
 	"mime"
@@ -123,7 +124,7 @@ func readHook(c *gin.Context, blocked []string) (p hookPayload, ok bool) {
 	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxHookBody))
 	if mbe := new(http.MaxBytesError); errors.As(err, &mbe) {
 		c.Header("Connection", "close")
-		problem.Abort(c, problem.New(http.StatusRequestEntityTooLarge, problem.CodeTooLarge, "A webhook body is at most 64 KiB."))
+		problem.Abort(c, problem.New(http.StatusRequestEntityTooLarge, problem.CodeTooLarge, fmt.Sprintf("A webhook body is at most %d KiB.", maxHookBody>>10)))
 		return p, false
 	}
 	if err != nil {
