@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/example/ory-gin-starter/auth"
 )
 
 // config is the service's configuration, read from the environment.
@@ -31,6 +33,8 @@ type config struct {
 	JWTIssuer    string
 	JWTAudience  string
 	JWTSkew      time.Duration
+	StepUp       auth.StepUpMode
+	StepUpReturn string
 }
 
 // Defaults. A 30s session cache keeps a busy user at two whoami calls a minute
@@ -137,6 +141,20 @@ func loadConfig(getenv func(string) string) (config, error) {
 		c.CORSOrigins = append(c.CORSOrigins, o)
 	}
 
+	var err error
+	if c.StepUp, err = auth.ParseStepUpMode(getenv("STEP_UP")); err != nil {
+		bad("STEP_UP", "%v", err)
+	}
+	if v := getenv("STEP_UP_RETURN_TO"); v != "" {
+		// Ory sends the browser there after the second factor: an absolute URL, one
+		// of Ory's allowed return URLs (a relative one would be resolved against Ory).
+		if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.Fragment != "" {
+			bad("STEP_UP_RETURN_TO", "%q is not an absolute http(s) URL like https://app.example.com/account", v)
+		} else {
+			c.StepUpReturn = v
+		}
+	}
+
 	if v := getenv("LOG_LEVEL"); v != "" {
 		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
 			bad("LOG_LEVEL", "%q is not debug, info, warn or error", v)
@@ -192,8 +210,8 @@ func (c config) String() string {
 	case isOryNetwork(c.PublicURL) || isOryNetwork(c.AdminURL):
 		which = "ory=network"
 	}
-	return fmt.Sprintf("%s ory_public=%s ory_admin=%s api_key=%s port=%d timeout=%s cache_ttl=%s cache_size=%d jwt=%s cors=%v",
-		which, c.PublicURL, c.AdminURL, key, c.Port, c.Timeout, c.CacheTTL, c.CacheSize, jwt, c.CORSOrigins)
+	return fmt.Sprintf("%s ory_public=%s ory_admin=%s api_key=%s port=%d timeout=%s cache_ttl=%s cache_size=%d jwt=%s cors=%v step_up=%s",
+		which, c.PublicURL, c.AdminURL, key, c.Port, c.Timeout, c.CacheTTL, c.CacheSize, jwt, c.CORSOrigins, c.StepUp)
 }
 
 func orDefault(v, fallback string) string {

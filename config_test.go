@@ -22,6 +22,7 @@ func TestLoadConfig(t *testing.T) {
 				PublicURL: "http://127.0.0.1:4433", AdminURL: "http://127.0.0.1:4434", Port: 8080,
 				Timeout: 5 * time.Second, CacheTTL: 30 * time.Second, DenyTTL: 5 * time.Second,
 				CacheSize: 10_000, LogLevel: slog.LevelInfo, ShutdownWait: 15 * time.Second,
+				StepUp: "when-available",
 			}
 			if c.String() != want.String() || c.DenyTTL != want.DenyTTL || c.ShutdownWait != want.ShutdownWait || c.LogLevel != want.LogLevel {
 				t.Errorf("config = %s, want %s", c, want)

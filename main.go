@@ -95,6 +95,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		Metrics:     m,
 		OpenAPI:     openAPI,
 		CORSOrigins: cfg.CORSOrigins,
+		StepUp:      auth.StepUpConfig{Mode: cfg.StepUp, PublicURL: cfg.PublicURL, ReturnTo: cfg.StepUpReturn, Origins: cfg.CORSOrigins},
 	})
 
 	srv := &http.Server{

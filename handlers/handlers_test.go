@@ -53,6 +53,8 @@ type envOptions struct {
 	fake        []orytest.Option
 	jwt         bool          // "jwt." + a session token is a session JWT (see jwtCallers)
 	identityTTL time.Duration // the /api/me cache; 0: the default
+	// stepUp's PublicURL defaults to the fake's.
+	stepUp auth.StepUpConfig
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -95,6 +97,7 @@ func newEnvWith(t *testing.T, o envOptions, urls func(fakeURL string) (public, a
 		Metrics:     metrics.New(),
 		OpenAPI:     doc,
 		CORSOrigins: o.corsOrigins,
+		StepUp:      stepUpOf(o),
 	})
 	e.srv = httptest.NewServer(router)
 	t.Cleanup(e.srv.Close)
