@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -100,14 +101,15 @@ func aalRank(level string) int {
 // the same token, so a cached session below the level is checked with Ory once
 // more before the refusal: a step up counts at once, not when the cache expires.
 func RequireAAL(su *StepUp, level string) gin.HandlerFunc {
-	want := aalRank(level)
-	if want < 1 {
-		panic("auth: RequireAAL of unknown level " + level)
+	// Ory has one level above a first factor to step up to; its refusal code names it.
+	if level != "aal2" {
+		panic("auth: RequireAAL of level " + level + ", want aal2")
 	}
+	want := aalRank(level)
 	return func(c *gin.Context) {
 		s, ok := SessionFrom(c)
 		if !ok {
-			problem.Abort(c, fmt.Errorf("RequireAAL on a route without RequireSession"))
+			problem.Abort(c, errors.New("RequireAAL on a route without RequireSession"))
 			return
 		}
 		if su.cfg.Mode == StepUpOff || aalRank(string(s.GetAuthenticatorAssuranceLevel())) >= want {

@@ -108,6 +108,19 @@ func TestRequireAAL(t *testing.T) {
 		})
 	}
 
+	t.Run("only aal2", func(t *testing.T) {
+		t.Parallel()
+		for _, level := range []string{"aal1", "aal3", "AAL2", ""} {
+			func() {
+				defer func() {
+					if recover() == nil {
+						t.Errorf("RequireAAL(%q) did not panic", level)
+					}
+				}()
+				RequireAAL(NewStepUp(StepUpConfig{}, nil, factors), level)
+			}()
+		}
+	})
 	t.Run("without RequireSession", func(t *testing.T) {
 		t.Parallel()
 		r := gin.New()
