@@ -141,19 +141,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		c.CORSOrigins = append(c.CORSOrigins, o)
 	}
 
-	var err error
-	if c.StepUp, err = auth.ParseStepUpMode(getenv("STEP_UP")); err != nil {
-		bad("STEP_UP", "%v", err)
-	}
-	if v := getenv("STEP_UP_RETURN_TO"); v != "" {
-		// Ory sends the browser there after the second factor: an absolute URL, one
-		// of Ory's allowed return URLs (a relative one would be resolved against Ory).
-		if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.Fragment != "" {
-			bad("STEP_UP_RETURN_TO", "%q is not an absolute http(s) URL like https://app.example.com/account", v)
-		} else {
-			c.StepUpReturn = v
-		}
-	}
+	c.StepUp, c.StepUpReturn = stepUpConfig(getenv, bad)
 
 	if v := getenv("LOG_LEVEL"); v != "" {
 		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
