@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/example/ory-gin-starter/auth"
 )
 
 // config is the service's configuration, read from the environment.
@@ -34,6 +36,8 @@ type config struct {
 	// The Ory webhooks (config_hooks.go); off without a secret.
 	WebhookSecret       string
 	BlockedEmailDomains []string
+	StepUp              auth.StepUpMode
+	StepUpReturn        string
 }
 
 // Defaults. A 30s session cache keeps a busy user at two whoami calls a minute
@@ -141,6 +145,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 
 	c.WebhookSecret, c.BlockedEmailDomains = webhookConfig(getenv, bad)
+	c.StepUp, c.StepUpReturn = stepUpConfig(getenv, bad)
 
 	if v := getenv("LOG_LEVEL"); v != "" {
 		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
@@ -201,8 +206,8 @@ func (c config) String() string {
 	if c.WebhookSecret != "" {
 		hooks = fmt.Sprintf("on blocked_email_domains=%v", c.BlockedEmailDomains)
 	}
-	return fmt.Sprintf("%s ory_public=%s ory_admin=%s api_key=%s port=%d timeout=%s cache_ttl=%s cache_size=%d jwt=%s cors=%v webhooks=%s",
-		which, c.PublicURL, c.AdminURL, key, c.Port, c.Timeout, c.CacheTTL, c.CacheSize, jwt, c.CORSOrigins, hooks)
+	return fmt.Sprintf("%s ory_public=%s ory_admin=%s api_key=%s port=%d timeout=%s cache_ttl=%s cache_size=%d jwt=%s cors=%v webhooks=%s step_up=%s",
+		which, c.PublicURL, c.AdminURL, key, c.Port, c.Timeout, c.CacheTTL, c.CacheSize, jwt, c.CORSOrigins, hooks, c.StepUp)
 }
 
 func orDefault(v, fallback string) string {

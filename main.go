@@ -96,6 +96,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		OpenAPI:     openAPI,
 		CORSOrigins: cfg.CORSOrigins,
 		Webhooks:    handlers.Webhooks{Secret: cfg.WebhookSecret, BlockedEmailDomains: cfg.BlockedEmailDomains},
+		StepUp:      auth.StepUpConfig{Mode: cfg.StepUp, PublicURL: cfg.PublicURL, ReturnTo: cfg.StepUpReturn, Origins: cfg.CORSOrigins},
 	})
 
 	srv := &http.Server{

@@ -54,6 +54,8 @@ type envOptions struct {
 	jwt         bool          // "jwt." + a session token is a session JWT (see jwtCallers)
 	identityTTL time.Duration // the /api/me cache; 0: the default
 	webhooks    handlers.Webhooks
+	// stepUp's PublicURL defaults to the fake's.
+	stepUp auth.StepUpConfig
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -97,6 +99,7 @@ func newEnvWith(t *testing.T, o envOptions, urls func(fakeURL string) (public, a
 		OpenAPI:     doc,
 		CORSOrigins: o.corsOrigins,
 		Webhooks:    o.webhooks,
+		StepUp:      stepUpOf(o),
 	})
 	e.srv = httptest.NewServer(router)
 	t.Cleanup(e.srv.Close)

@@ -2,6 +2,8 @@ package handlers
 
 import (
 	"context"
+	"errors"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -10,6 +12,7 @@ import (
 	client "github.com/ory/client-go"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/example/ory-gin-starter/auth"
 	"github.com/example/ory-gin-starter/ory"
 	"github.com/example/ory-gin-starter/problem"
 )
@@ -42,8 +45,9 @@ type IdentityCache struct {
 }
 
 type cachedIdentity struct {
-	identity Identity
-	expires  time.Time
+	identity     Identity
+	secondFactor bool
+	expires      time.Time
 }
 
 // NewIdentityCache returns an IdentityCache over ids that keeps identities for ttl
@@ -58,8 +62,25 @@ func NewIdentityCache(ids client.IdentityAPI, ttl, timeout time.Duration) *Ident
 
 // Get returns the identity with id. Errors are *problem.Problem.
 func (r *IdentityCache) Get(ctx context.Context, id string) (Identity, error) {
+	e, err := r.get(ctx, id)
+	return e.identity, err
+}
+
+// HasSecondFactor reports whether the identity with id has a second factor set
+// up (auth.HasSecondFactor), from the same read as Get: the step-up routes and
+// /api/me share one Admin API call per identity. Errors are *problem.Problem.
+func (r *IdentityCache) HasSecondFactor(ctx context.Context, id string) (bool, error) {
+	e, err := r.get(ctx, id)
+	var p *problem.Problem
+	if errors.As(err, &p) && p.Status == http.StatusNotFound {
+		return false, problem.Unauthorized("The session's identity no longer exists. Sign in again.")
+	}
+	return e.secondFactor, err
+}
+
+func (r *IdentityCache) get(ctx context.Context, id string) (cachedIdentity, error) {
 	if e, ok := r.cache.Get(id); ok && time.Now().Before(e.expires) {
-		return e.identity, nil
+		return e, nil
 	}
 	gen := r.gen.Load()
 	// The shared call is detached from the first caller's context, so that caller
@@ -67,14 +88,14 @@ func (r *IdentityCache) Get(ctx context.Context, id string) (Identity, error) {
 	ch := r.group.DoChan(id, func() (any, error) {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.timeout)
 		defer cancel()
-		i, resp, err := r.ids.GetIdentity(ctx, id).Execute()
+		i, resp, err := r.ids.GetIdentity(ctx, id).IncludeCredential(auth.SecondFactorCredentials).Execute()
 		if err != nil {
 			return nil, ory.AdminProblem(resp, err)
 		}
-		v := identityOf(i)
+		v := cachedIdentity{identity: identityOf(i), secondFactor: auth.HasSecondFactor(i.GetCredentials()), expires: time.Now().Add(r.ttl)}
 		r.mu.Lock()
 		if r.gen.Load() == gen {
-			r.cache.Add(id, cachedIdentity{identity: v, expires: time.Now().Add(r.ttl)})
+			r.cache.Add(id, v)
 		}
 		r.mu.Unlock()
 		return v, nil
@@ -82,11 +103,11 @@ func (r *IdentityCache) Get(ctx context.Context, id string) (Identity, error) {
 	select {
 	case res := <-ch:
 		if res.Err != nil {
-			return Identity{}, res.Err
+			return cachedIdentity{}, res.Err
 		}
-		return res.Val.(Identity), nil
+		return res.Val.(cachedIdentity), nil
 	case <-ctx.Done():
-		return Identity{}, problem.Unavailable(ctx.Err())
+		return cachedIdentity{}, problem.Unavailable(ctx.Err())
 	}
 }
 

@@ -29,10 +29,13 @@ type Deps struct {
 	// 0 means DefaultBulkTimeout. Keep it below the server's write timeout.
 	BulkTimeout time.Duration
 	// IdentityTTL is how long GET /api/me reuses an identity read through the
-	// Admin API; 0 means DefaultIdentityTTL.
+	// Admin API, and the step-up routes whether it has a second factor; 0 means
+	// DefaultIdentityTTL.
 	IdentityTTL time.Duration
 	// Webhooks are Ory's webhooks (Ory Actions); off without a secret.
 	Webhooks Webhooks
+	// StepUp says which sessions the routes that need a second factor admit.
+	StepUp auth.StepUpConfig
 }
 
 // NewRouter returns the service's HTTP handler with every route.
@@ -70,12 +73,17 @@ func NewRouter(d Deps) *gin.Engine {
 	fe, ids, k, bulk := d.Ory.Frontend, d.Ory.Admin, d.Checker, d.BulkTimeout
 	api := r.Group("/api", auth.RequireSession(k))
 	api.GET("/resource", GetResource())
-	api.GET("/me", GetMe(NewIdentityCache(ids, d.IdentityTTL, k.Timeout())))
+	idc := NewIdentityCache(ids, d.IdentityTTL, k.Timeout())
+	api.GET("/me", GetMe(idc))
 	api.GET("/me/sessions", ListMySessions(fe, ids, k, bulk))
 	api.DELETE("/me/sessions/:id", RevokeMySession(fe, ids, k, bulk))
-	api.DELETE("/me/sessions", RevokeMyOtherSessions(fe, ids, k, bulk))
+	// Signing out everywhere and the admin routes need a second factor (d.StepUp
+	// says when): a stolen password alone must not reach them.
+	aal2 := auth.RequireAAL(auth.NewStepUp(d.StepUp, k, idc), "aal2")
+	api.DELETE("/me/sessions", aal2, RevokeMyOtherSessions(fe, ids, k, bulk))
 
 	admin := api.Group("/admin", auth.RequireRole("admin"))
+	admin.Use(aal2)
 	admin.GET("/identities", ListIdentities(ids))
 
 	// Ory calls these during its flows (kratos/hooks.yml), with the shared secret

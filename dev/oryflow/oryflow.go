@@ -5,7 +5,8 @@
 //
 // API flows (Register, Login) return an "ory_st_..." session token. BrowserLogin runs
 // the browser flow with JSON (Accept: application/json) and leaves the session cookie
-// in the client's cookie jar.
+// in the client's cookie jar. EnrolTOTP and LoginTOTP add a second factor to a
+// session and step it up to aal2.
 //
 // Errors carry Ory's UI message texts (for example "An account with the same
 // identifier (email, phone, username, ...) exists already.") but never the password,

@@ -64,6 +64,8 @@ type identity struct {
 	metadataPublic map[string]any
 	metadataAdmin  map[string]any
 	created        time.Time
+	// credentials beyond the password, by type: their config (aal.go).
+	credentials map[string]map[string]any
 }
 
 type session struct {
@@ -319,6 +321,12 @@ type sessionJSON struct {
 // identityJSON renders i; admin adds what only the Admin API shows (credentials
 // without their secrets, metadata_admin). Callers hold s.mu.
 func (s *Server) identityJSON(i *identity, admin bool) *identityJSON {
+	return s.identityJSONWith(i, admin, nil)
+}
+
+// identityJSONWith is identityJSON with the config of the credential types in
+// include, as the Admin API's include_credential shows them. Callers hold s.mu.
+func (s *Server) identityJSONWith(i *identity, admin bool, include []string) *identityJSON {
 	email, _ := i.traits["email"].(string)
 	v := &identityJSON{
 		ID: i.id, SchemaID: "default", SchemaURL: s.URL + "/schemas/ZGVmYXVsdA",
@@ -339,6 +347,7 @@ func (s *Server) identityJSON(i *identity, admin bool) *identityJSON {
 			"type": "password", "identifiers": []string{email}, "version": 0,
 			"created_at": i.created, "updated_at": i.created,
 		}}
+		s.addCredentials(v, i, include)
 	}
 	return v
 }
@@ -434,7 +443,7 @@ func (s *Server) getIdentity(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if i := found(w, s.identities, r.PathValue("id")); i != nil {
-		writeJSON(w, http.StatusOK, s.identityJSON(i, true))
+		writeJSON(w, http.StatusOK, s.identityJSONWith(i, true, r.URL.Query()["include_credential"]))
 	}
 }
 
