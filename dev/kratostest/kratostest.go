@@ -75,6 +75,7 @@ type options struct {
 	adminPort  int
 	cpus       string
 	logFile    string
+	configs    []string
 	dir        string // for the sqlite file; Run makes (and Close removes) one when empty
 }
 
@@ -85,6 +86,14 @@ func WithSQLite() Option { return func(o *options) { o.sqlite = true } }
 // WithEnv adds "KEY=value" environment variables for Kratos (config overrides such as
 // "SESSION_LIFESPAN=1m"); they win over the harness's own.
 func WithEnv(kv ...string) Option { return func(o *options) { o.env = append(o.env, kv...) } }
+
+// WithConfig layers more config files over kratos/kratos.yml, in order (Kratos's
+// repeated -c flag: later files win, lists are replaced whole), such as the SPA
+// example's cookie domain and CORS settings. Paths are absolute or relative to the
+// working directory; WithEnv still wins over them.
+func WithConfig(paths ...string) Option {
+	return func(o *options) { o.configs = append(o.configs, paths...) }
+}
 
 // WithPorts serves the public and admin APIs on these ports of 127.0.0.1 instead of
 // free ones (make dev uses the ports a browser app expects). Start fails when one is
@@ -109,6 +118,7 @@ type Kratos struct {
 	tb        testing.TB // nil when made by Run
 	bin       string
 	configDir string
+	configs   []string // -c files: kratos/kratos.yml, then WithConfig's
 	dsn       string
 	env       []string
 	cpus      string
@@ -207,9 +217,21 @@ func newKratos(o options) (*Kratos, error) {
 	if o.sqlite {
 		dsn = "sqlite://" + filepath.ToSlash(filepath.Join(o.dir, "kratos.sqlite")) + "?_fk=true&mode=rwc"
 	}
+	configs := []string{filepath.Join(root, "kratos", "kratos.yml")}
+	for _, c := range o.configs {
+		abs, err := filepath.Abs(c)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := os.Stat(abs); err != nil {
+			return nil, fmt.Errorf("kratos config: %w", err)
+		}
+		configs = append(configs, abs)
+	}
 	k := &Kratos{
 		bin:       bin,
 		configDir: filepath.Join(root, "kratos"),
+		configs:   configs,
 		dsn:       dsn,
 		cpus:      o.cpus,
 		publicURL: fmt.Sprintf("http://127.0.0.1:%d", pub),
@@ -324,7 +346,7 @@ func (k *Kratos) start(ctx context.Context, migrate bool) error {
 	}
 	if migrate && k.dsn != "memory" {
 		// A file database needs its schema first; DSN=memory migrates on every start.
-		m := exec.Command(k.bin, "migrate", "sql", "-e", "--yes", "-c", filepath.Join(k.configDir, "kratos.yml"))
+		m := exec.Command(k.bin, append([]string{"migrate", "sql", "-e", "--yes"}, k.configFlags()...)...)
 		m.Dir = k.configDir
 		m.Env = k.env
 		m.Stdout, m.Stderr = k.out, k.out
@@ -333,7 +355,7 @@ func (k *Kratos) start(ctx context.Context, migrate bool) error {
 		}
 	}
 	fmt.Fprintf(k.out, "---- kratostest: starting Kratos (public %s, admin %s, DSN %s) ----\n", k.publicURL, k.adminURL, k.dsn)
-	args := []string{k.bin, "serve", "--dev", "--sqa-opt-out", "-c", filepath.Join(k.configDir, "kratos.yml")}
+	args := append([]string{k.bin, "serve", "--dev", "--sqa-opt-out"}, k.configFlags()...)
 	if k.cpus != "" {
 		// taskset execs Kratos: same process, so signals and Pdeathsig still reach it.
 		args = append([]string{"taskset", "-c", k.cpus}, args...)
@@ -353,6 +375,15 @@ func (k *Kratos) start(ctx context.Context, migrate bool) error {
 	}()
 	k.cmd, k.done = cmd, done
 	return k.waitReady(ctx, done)
+}
+
+// configFlags are the -c flags naming every config file, kratos/kratos.yml first.
+func (k *Kratos) configFlags() []string {
+	var flags []string
+	for _, c := range k.configs {
+		flags = append(flags, "-c", c)
+	}
+	return flags
 }
 
 func (k *Kratos) waitReady(ctx context.Context, done chan struct{}) error {
