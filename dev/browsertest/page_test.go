@@ -90,15 +90,17 @@ func (p *page) eval(script string, out any) {
 }
 
 // waitState waits until the SPA's state is want, and fails the test when it reaches
-// its error state instead (or nothing happens).
+// its error state instead, or is in another state when stepTimeout has passed.
 func (p *page) waitState(want string) {
 	p.t.Helper()
-	got, err := chromedp.Run(p.ctx, chromedp.PollFunction[string](`(want) => {
+	ctx, cancel := context.WithTimeout(p.ctx, stepTimeout+5*time.Second)
+	defer cancel()
+	got, err := chromedp.Run(ctx, chromedp.PollFunction[string](`(want) => {
 		const s = document.getElementById("state");
 		return s && (s.dataset.state === want || s.dataset.state === "error") ? s.dataset.state : false;
-	}`, chromedp.WithPollingArgs(want), chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(time.Minute)))
+	}`, chromedp.WithPollingArgs(want), chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(stepTimeout)))
 	if err != nil || got != want {
-		p.t.Fatalf("SPA state = %q (%v), want %q\npage: %s", got, err, want, p.dump())
+		p.t.Fatalf("SPA state %q (%v), want %q\npage: %s", got, err, want, p.dump())
 	}
 }
 
@@ -114,7 +116,7 @@ func (p *page) waitMessages() []message {
 	raw, err := chromedp.Run(p.ctx, chromedp.Poll[[]byte](`(() => {
 		const ms = [...document.querySelectorAll("#flow [data-message-id]")].filter((li) => li.className === "error");
 		return ms.length ? ms.map((li) => ({ id: li.dataset.messageId, text: li.textContent })) : false;
-	})()`, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(time.Minute)))
+	})()`, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(stepTimeout)))
 	if err != nil {
 		p.t.Fatalf("no message from Ory shown: %v\npage: %s", err, p.dump())
 	}
@@ -157,7 +159,7 @@ func (p *page) sessionRows(n int) []sessionRow {
 		const s = document.getElementById("sessions");
 		if (s.hidden || s.dataset.count !== String(n)) return false;
 		return [...document.querySelectorAll("#session-rows tr")].map((tr) => ({ id: tr.dataset.sessionId, current: tr.dataset.current === "true" }));
-	}`, chromedp.WithPollingArgs(n), chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(time.Minute)))
+	}`, chromedp.WithPollingArgs(n), chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(stepTimeout)))
 	if err != nil {
 		p.t.Fatalf("sessions table with %d rows: %v\npage: %s", n, err, p.dump())
 	}

@@ -81,7 +81,7 @@ async function listSessions() {
     const revoke = document.createElement("button");
     revoke.textContent = "Revoke";
     revoke.className = "revoke";
-    revoke.onclick = () => revokeSession(s.id);
+    revoke.onclick = guarded(() => revokeSession(s.id));
     const td = document.createElement("td");
     td.append(revoke);
     tr.append(td);
@@ -154,7 +154,7 @@ function renderFlow(kind, flow) {
   }
   form.onsubmit = (e) => {
     e.preventDefault();
-    submitFlow(kind, flow, e.submitter);
+    guarded(() => submitFlow(kind, flow, e.submitter))();
   };
 }
 
@@ -208,9 +208,13 @@ async function signOut() {
 }
 
 $("origins").textContent = `page ${location.origin} · API ${api} · Ory ${ory}`;
-$("signin").onclick = () => startFlow("login");
-$("signup").onclick = () => startFlow("registration");
-$("refresh").onclick = () => loadResource();
-$("list-sessions").onclick = () => listSessions();
-$("signout").onclick = () => signOut();
-loadResource().catch((e) => fail("cannot reach the API", { error: String(e) }));
+// A fetch that rejects is the browser refusing the answer (CORS: an origin, a
+// header or credentials the server did not allow) or no connection at all; the
+// browser's console says which.
+const guarded = (f) => () => f().catch((e) => fail("request refused by the browser (see its console)", { error: String(e) }));
+$("signin").onclick = guarded(() => startFlow("login"));
+$("signup").onclick = guarded(() => startFlow("registration"));
+$("refresh").onclick = guarded(loadResource);
+$("list-sessions").onclick = guarded(listSessions);
+$("signout").onclick = guarded(signOut);
+guarded(loadResource)();
