@@ -61,7 +61,7 @@ e2e: $(KRATOS_BIN) ## End-to-end tests against a real Kratos the tests start.
 .PHONY: browser
 browser: $(KRATOS_BIN) ## Chromium drives the SPA example (dev/examples/spa) against Kratos and the service; installs chromium when missing.
 	@$(call need,chromium,chromium)
-	cd dev/browsertest && $(GO) vet ./... && $(GO) test -count=1 -v ./... 2>&1 | grep -Ev '^=== (RUN|PAUSE|CONT|NAME)'
+	cd dev/browsertest && $(GO) vet ./... && $(GO) test -count=1 -timeout 20m -v ./... 2>&1 | grep -Ev '^=== (RUN|PAUSE|CONT|NAME)'
 
 .PHONY: compose
 compose: ## Validate docker-compose.yml and the Dockerfile with the real loaders.
