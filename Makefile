@@ -41,7 +41,7 @@ dev: $(KRATOS_BIN) ## Run the service on a local Kratos with a demo user; Ctrl-C
 	$(GO) build -o $(RUN)/bin/dev ./dev/cmd/dev
 	$(RUN)/bin/dev
 
-MODULES := . dev/composecheck dev/kratosbuild
+MODULES := . dev/composecheck dev/kratosbuild dev/browsertest
 
 .PHONY: check
 check: ## gofmt, go vet, and go mod tidy in every module.
@@ -58,6 +58,11 @@ unit: ## Unit tests (fake Ory, no Kratos), with the race detector.
 e2e: $(KRATOS_BIN) ## End-to-end tests against a real Kratos the tests start.
 	$(GO) test -race -count=1 -tags e2e -run 'E2E' -v ./... 2>&1 | grep -Ev '^=== (RUN|PAUSE|CONT)'
 
+.PHONY: browser
+browser: $(KRATOS_BIN) ## Chromium drives the SPA example (dev/examples/spa) against Kratos and the service; installs chromium when missing.
+	@$(call need,chromium,chromium)
+	cd dev/browsertest && $(GO) vet ./... && $(GO) test -count=1 -timeout 20m -v ./... 2>&1 | grep -Ev '^=== (RUN|PAUSE|CONT|NAME)'
+
 .PHONY: compose
 compose: ## Validate docker-compose.yml and the Dockerfile with the real loaders.
 	cd dev/composecheck && $(GO) test -count=1 ./...
@@ -68,7 +73,7 @@ fuzz: ## Run each fuzz target for FUZZTIME (default 10s).
 	$(GO) test -run='^$$' -fuzz='^FuzzOryCookies$$' -fuzztime=$(FUZZTIME) ./auth/
 
 .PHONY: test
-test: check unit compose e2e fuzz ## Everything CI runs: checks, unit, compose, end-to-end, fuzz.
+test: check unit compose e2e browser fuzz ## Everything CI runs: checks, unit, compose, end-to-end, browser, fuzz.
 
 .PHONY: bench
 bench: $(KRATOS_BIN) ## Load-test the service and Kratos on loopback with wrk; one table; fails on a MISS.

@@ -78,8 +78,9 @@ type options struct {
 	adminPort  int
 	cpus       string
 	logFile    string
+	configs    []string // WithConfig's
+	hooks      bool
 	dir        string // for the sqlite file; Run makes (and Close removes) one when empty
-	configs    []string
 }
 
 // WithSQLite stores Kratos's data in a sqlite file in a temporary directory instead
@@ -89,6 +90,14 @@ func WithSQLite() Option { return func(o *options) { o.sqlite = true } }
 // WithEnv adds "KEY=value" environment variables for Kratos (config overrides such as
 // "SESSION_LIFESPAN=1m"); they win over the harness's own.
 func WithEnv(kv ...string) Option { return func(o *options) { o.env = append(o.env, kv...) } }
+
+// WithConfig layers more config files over kratos/kratos.yml, in order (Kratos's
+// repeated -c flag: later files win, lists are replaced whole), such as the SPA
+// example's cookie domain and CORS settings. Paths are absolute or relative to the
+// working directory; WithEnv still wins over them.
+func WithConfig(paths ...string) Option {
+	return func(o *options) { o.configs = append(o.configs, paths...) }
+}
 
 // WithPorts serves the public and admin APIs on these ports of 127.0.0.1 instead of
 // free ones (make dev uses the ports a browser app expects). Start fails when one is
@@ -111,7 +120,7 @@ func WithLogFile(path string) Option { return func(o *options) { o.logFile = pat
 // while nothing answers there, so the service must listen before anyone registers.
 func WithHooks(serviceURL, secret string) Option {
 	return func(o *options) {
-		o.configs = append(o.configs, HooksConfig)
+		o.hooks = true
 		o.env = append(o.env, HooksEnv(serviceURL, secret)...)
 	}
 }
@@ -138,7 +147,7 @@ type Kratos struct {
 	tb        testing.TB // nil when made by Run
 	bin       string
 	configDir string
-	configs   []string // -c files in configDir: kratos.yml, then overlays
+	configs   []string // -c files: kratos/kratos.yml, the hooks overlay, then WithConfig's
 	dsn       string
 	env       []string
 	cpus      string
@@ -237,10 +246,24 @@ func newKratos(o options) (*Kratos, error) {
 	if o.sqlite {
 		dsn = "sqlite://" + filepath.ToSlash(filepath.Join(o.dir, "kratos.sqlite")) + "?_fk=true&mode=rwc"
 	}
+	configs := []string{filepath.Join(root, "kratos", "kratos.yml")}
+	if o.hooks {
+		configs = append(configs, filepath.Join(root, "kratos", HooksConfig))
+	}
+	for _, c := range o.configs {
+		abs, err := filepath.Abs(c)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := os.Stat(abs); err != nil {
+			return nil, fmt.Errorf("kratos config: %w", err)
+		}
+		configs = append(configs, abs)
+	}
 	k := &Kratos{
 		bin:       bin,
 		configDir: filepath.Join(root, "kratos"),
-		configs:   append([]string{"kratos.yml"}, o.configs...),
+		configs:   configs,
 		dsn:       dsn,
 		cpus:      o.cpus,
 		publicURL: fmt.Sprintf("http://127.0.0.1:%d", pub),
@@ -355,7 +378,7 @@ func (k *Kratos) start(ctx context.Context, migrate bool) error {
 	}
 	if migrate && k.dsn != "memory" {
 		// A file database needs its schema first; DSN=memory migrates on every start.
-		m := exec.Command(k.bin, append([]string{"migrate", "sql", "-e", "--yes"}, k.configArgs()...)...)
+		m := exec.Command(k.bin, append([]string{"migrate", "sql", "-e", "--yes"}, k.configFlags()...)...)
 		m.Dir = k.configDir
 		m.Env = k.env
 		m.Stdout, m.Stderr = k.out, k.out
@@ -364,7 +387,7 @@ func (k *Kratos) start(ctx context.Context, migrate bool) error {
 		}
 	}
 	fmt.Fprintf(k.out, "---- kratostest: starting Kratos (public %s, admin %s, DSN %s) ----\n", k.publicURL, k.adminURL, k.dsn)
-	args := append([]string{k.bin, "serve", "--dev", "--sqa-opt-out"}, k.configArgs()...)
+	args := append([]string{k.bin, "serve", "--dev", "--sqa-opt-out"}, k.configFlags()...)
 	if k.cpus != "" {
 		// taskset execs Kratos: same process, so signals and Pdeathsig still reach it.
 		args = append([]string{"taskset", "-c", k.cpus}, args...)
@@ -386,13 +409,13 @@ func (k *Kratos) start(ctx context.Context, migrate bool) error {
 	return k.waitReady(ctx, done)
 }
 
-// configArgs are the -c flags: Kratos merges the files in order.
-func (k *Kratos) configArgs() []string {
-	var args []string
+// configFlags are the -c flags naming every config file, kratos/kratos.yml first.
+func (k *Kratos) configFlags() []string {
+	var flags []string
 	for _, c := range k.configs {
-		args = append(args, "-c", filepath.Join(k.configDir, c))
+		flags = append(flags, "-c", c)
 	}
-	return args
+	return flags
 }
 
 func (k *Kratos) waitReady(ctx context.Context, done chan struct{}) error {
