@@ -26,6 +26,11 @@ const (
 // revocation takes effect on the next request; in JWT mode its JWTs are refused
 // from now on.
 func (k *Checker) ForgetSession(id string) {
+	k.forgetSession(id)
+	k.opts.Shared.publish(sharedRevocation{Session: id}, k.markerTTL())
+}
+
+func (k *Checker) forgetSession(id string) {
 	k.forget(func(r *revocations, now time.Time) { r.session(id, now) },
 		func(s *client.Session) bool { return s.Id == id })
 }
@@ -34,6 +39,11 @@ func (k *Checker) ForgetSession(id string) {
 // except the session with id keep; in JWT mode the JWTs of those sessions issued
 // until now are refused from now on.
 func (k *Checker) ForgetIdentitySessions(identity, keep string) {
+	k.forgetIdentitySessions(identity, keep)
+	k.opts.Shared.publish(sharedRevocation{Identity: identity, Keep: keep}, k.markerTTL())
+}
+
+func (k *Checker) forgetIdentitySessions(identity, keep string) {
 	k.forget(func(r *revocations, now time.Time) { r.identity(identity, keep, now) },
 		func(s *client.Session) bool { return s.Identity.Id == identity && s.Id != keep })
 }
@@ -50,6 +60,23 @@ func (k *Checker) forget(record func(*revocations, time.Time), match func(*clien
 	if k.cache != nil {
 		k.cache.evict(match)
 	}
+}
+
+// purge drops every cached session, for a replica that may have missed
+// revocations published by others.
+func (k *Checker) purge() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.gen.Add(1)
+	if k.cache != nil {
+		k.cache.sessions.Purge()
+	}
+}
+
+// markerTTL is how long Redis records a revocation: as long as a shared entry
+// from an Ory answer begun before it can live.
+func (k *Checker) markerTTL() time.Duration {
+	return k.opts.CacheTTL + k.opts.Timeout + time.Minute
 }
 
 // revocations remembers sessions revoked through this service, for JWT mode. It is
