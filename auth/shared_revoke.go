@@ -21,7 +21,7 @@ import (
 // Pub/sub delivers to whoever is subscribed at the time. A replica that lost its
 // subscription drops its local cache when it subscribes again (it may have missed
 // revocations), and a revocation that could not be published is published again
-// then.
+// once Redis answers.
 
 // maxPending bounds the revocations kept for publishing after an outage.
 const maxPending = 1000
@@ -136,11 +136,15 @@ func (s *Shared) Listen(ctx context.Context, k *Checker) <-chan struct{} {
 	ch := ps.ChannelWithSubscriptions(redis.WithChannelHealthCheckInterval(time.Second))
 	go func() {
 		defer ps.Close()
+		retry := time.NewTicker(retryAfter)
+		defer retry.Stop()
 		first := true
 		for {
 			select {
 			case <-ctx.Done():
 				return
+			case <-retry.C:
+				s.republish(k)
 			case m, ok := <-ch:
 				if !ok {
 					return
@@ -198,6 +202,9 @@ func (s *Shared) apply(k *Checker, payload string) {
 
 // republish sends the revocations that could not be published before.
 func (s *Shared) republish(k *Checker) {
+	if !s.usable() {
+		return
+	}
 	s.mu.Lock()
 	todo := s.pending
 	s.pending = nil

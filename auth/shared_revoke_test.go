@@ -114,3 +114,38 @@ func TestSharedEntryOfRevokedSessionNotServed(t *testing.T) {
 		}
 	})
 }
+
+// A replica that lost its subscription may have missed revocations: it drops its
+// cache when it subscribes again. A revocation made while Redis was down is
+// published once it is back (a JWT's revocation lives nowhere else).
+func TestSharedRevocationAfterOutage(t *testing.T) {
+	t.Parallel()
+	fake, rd := orytest.New(t), redistest.Start(t)
+	v := &countingVerifier{exp: time.Now().Add(5 * time.Minute)}
+	a, sa := replica(t, fake, rd, Options{JWT: v})
+	b, sb := replica(t, fake, rd, Options{JWT: v})
+	tok := Credential{Token: fake.AddSession(fake.AddIdentity("gina@example.com"))}
+	jwt := Credential{Token: "eyJ.good.sig"}
+	for _, k := range []*Checker{a, b} {
+		for _, c := range []Credential{tok, jwt} {
+			if got := checkStatus(t, k, c); got != http.StatusOK {
+				t.Fatalf("status = %d, want %d", got, http.StatusOK)
+			}
+		}
+	}
+	rd.Stop()
+	disable(t, fake, fake.SessionID(tok.Token)) // outside this service: no message
+	a.ForgetSession("sid")                      // through a, while Redis is down
+	rd.Restart()
+	deadline := time.Now().Add(15 * time.Second)
+	for sa.subscribed.Load() < 2 || sb.subscribed.Load() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("not subscribed again 15s after Redis came back")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := checkStatus(t, b, tok); got != http.StatusUnauthorized {
+		t.Errorf("session revoked during the outage: status = %d, want %d", got, http.StatusUnauthorized)
+	}
+	refusedWithin(t, b, jwt, 2*retryAfter+time.Second)
+}
