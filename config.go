@@ -31,6 +31,9 @@ type config struct {
 	JWTIssuer    string
 	JWTAudience  string
 	JWTSkew      time.Duration
+	RedisURL     string // REDIS_URL: the shared cache when set (redis.go)
+	RedisKey     string
+	RedisTimeout time.Duration
 }
 
 // Defaults. A 30s session cache keeps a busy user at two whoami calls a minute
@@ -164,6 +167,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 			bad("ORY_JWT_AUDIENCE", "%q is blank or padded with spaces: session JWTs need an exact audience", c.JWTAudience)
 		}
 	}
+	redisConfig(getenv, &c, bad)
 	return c, errors.Join(errs...)
 }
 
@@ -192,8 +196,8 @@ func (c config) String() string {
 	case isOryNetwork(c.PublicURL) || isOryNetwork(c.AdminURL):
 		which = "ory=network"
 	}
-	return fmt.Sprintf("%s ory_public=%s ory_admin=%s api_key=%s port=%d timeout=%s cache_ttl=%s cache_size=%d jwt=%s cors=%v",
-		which, c.PublicURL, c.AdminURL, key, c.Port, c.Timeout, c.CacheTTL, c.CacheSize, jwt, c.CORSOrigins)
+	return fmt.Sprintf("%s ory_public=%s ory_admin=%s api_key=%s port=%d timeout=%s cache_ttl=%s cache_size=%d jwt=%s cors=%v redis=%s",
+		which, c.PublicURL, c.AdminURL, key, c.Port, c.Timeout, c.CacheTTL, c.CacheSize, jwt, c.CORSOrigins, c.redisString())
 }
 
 func orDefault(v, fallback string) string {

@@ -45,10 +45,11 @@ const (
 	retryAfter = time.Second
 	// pollFirst and pollMax space the checks of a replica waiting for another
 	// replica's Ory call to fill the shared entry.
-	pollFirst, pollMax = 2 * time.Millisecond, 20 * time.Millisecond
-	keyPrefix          = "ory-gin:"
-	genKey             = keyPrefix + "gen"
-	revocationChannel  = keyPrefix + "revocations"
+	pollFirst, pollMax        = 2 * time.Millisecond, 20 * time.Millisecond
+	keyPrefix                 = "ory-gin:"
+	genKey                    = keyPrefix + "gen"
+	revocationChannel         = keyPrefix + "revocations"
+	dialTimeout, minIdleConns = 5 * time.Second, 4
 	// warnEvery limits the warnings about Redis to one per this interval.
 	warnEvery = 10 * time.Second
 )
@@ -111,7 +112,12 @@ func NewShared(o SharedOptions) (*Shared, error) {
 		return nil, err
 	}
 	subOpts := *ropts
-	ropts.DialTimeout, ropts.ReadTimeout, ropts.WriteTimeout, ropts.PoolTimeout = o.Timeout, o.Timeout, o.Timeout, o.Timeout
+	ropts.ReadTimeout, ropts.WriteTimeout, ropts.PoolTimeout = o.Timeout, o.Timeout, o.Timeout
+	// Connections are made ahead, off the requests' way (a TLS handshake takes
+	// longer than a request may wait): a request finding none idle dials within
+	// its own bound, and falls back if that is too short.
+	ropts.DialTimeout = max(o.Timeout, dialTimeout)
+	ropts.MinIdleConns = max(ropts.MinIdleConns, minIdleConns)
 	ropts.ContextTimeoutEnabled = true
 	ropts.MaxRetries = -1 // a failed call falls back to Ory; retrying would only add latency
 	ropts.DisableIdentity = true
