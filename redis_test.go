@@ -1,9 +1,13 @@
 package main
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/example/ory-gin-starter/dev/orytest"
+	"github.com/example/ory-gin-starter/dev/proc"
 )
 
 const testRedisKey = "0123456789abcdef0123456789abcdef"
@@ -69,5 +73,36 @@ func TestLoadConfigRedisErrors(t *testing.T) {
 				t.Errorf("error %q shows the Redis password", err)
 			}
 		})
+	}
+}
+
+// TestRunWithRedisDown: a Redis that is not there neither stops the service from
+// starting nor from answering: it falls back to its own cache and Ory.
+func TestRunWithRedisDown(t *testing.T) {
+	t.Parallel()
+	fake := orytest.New(t)
+	port, err := proc.FreePort() // nothing listens there
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	svc := startRun(t, map[string]string{
+		"ORY_SDK_URL": fake.URL, "ORY_ADMIN_URL": fake.URL,
+		"REDIS_URL": "redis://127.0.0.1:" + strconv.Itoa(port), "REDIS_CACHE_KEY": testRedisKey,
+	})
+	if d := time.Since(start); d > 8*time.Second {
+		t.Errorf("start with Redis down took %s", d)
+	}
+	tok := fake.AddSession(fake.AddIdentity("hal@example.com"))
+	for range 3 {
+		if got := svc.status(t, tok); got != 200 {
+			t.Fatalf("status = %d, want 200", got)
+		}
+	}
+	if got := svc.status(t, "ory_st_bogusbogusbogusbogusbogusbogus"); got != 401 {
+		t.Errorf("bogus token: status = %d, want 401", got)
+	}
+	if n := fake.WhoamiCalls(); n != 2 {
+		t.Errorf("whoami calls = %d, want 2 (the local cache still works)", n)
 	}
 }
