@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -29,9 +30,10 @@ type Server struct {
 	// URL is redis://Addr/0.
 	URL string
 
-	tb   testing.TB
+	tb   testing.TB // nil when started by Run
 	bin  string
 	port int
+	dir  string
 	logs *proc.Buffer
 
 	mu   sync.Mutex
@@ -43,31 +45,47 @@ type Server struct {
 // at once when redis-server is not installed (make installs it).
 func Start(tb testing.TB) *Server {
 	tb.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		tb.Fatalf("redis-server is not installed (make unit and make e2e install Debian's redis-server): %v", err)
-	}
-	port, err := proc.FreePort()
+	s, err := Run(context.Background())
 	if err != nil {
 		tb.Fatal(err)
 	}
-	s := &Server{tb: tb, bin: bin, port: port, logs: &proc.Buffer{}}
-	s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	s.URL = "redis://" + s.Addr + "/0"
-	tb.Cleanup(s.Stop)
-	s.start()
+	s.tb = tb
+	tb.Cleanup(s.Close)
 	return s
 }
 
-func (s *Server) start() {
-	s.tb.Helper()
+// Run is Start for programs (make bench): the caller stops the server. Restart,
+// Flush and Thaw are for tests only.
+func Run(ctx context.Context) (*Server, error) {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		return nil, fmt.Errorf("redis-server is not installed (make unit, e2e and bench install Debian's redis-server): %w", err)
+	}
+	port, err := proc.FreePort()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "redistest-")
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{bin: bin, port: port, dir: dir, logs: &proc.Buffer{}}
+	s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	s.URL = "redis://" + s.Addr + "/0"
+	if err := s.start(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) start(ctx context.Context) error {
 	cmd := exec.Command(s.bin,
 		"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--protected-mode", "no", "--dir", s.tb.TempDir())
+		"--save", "", "--appendonly", "no", "--protected-mode", "no", "--dir", s.dir)
 	cmd.Stdout, cmd.Stderr = s.logs, s.logs
 	proc.KillWithParent(cmd)
 	if err := cmd.Start(); err != nil {
-		s.tb.Fatalf("start redis-server: %v", err)
+		return fmt.Errorf("start redis-server: %w", err)
 	}
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
@@ -75,21 +93,20 @@ func (s *Server) start() {
 	s.cmd, s.done = cmd, done
 	s.mu.Unlock()
 
-	deadline := time.Now().Add(startTimeout)
+	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
 	for {
 		if _, err := s.Do("PING"); err == nil {
-			return
+			return nil
 		}
 		select {
 		case <-done:
-			s.tb.Fatalf("redis-server exited at start:\n%s", s.logs)
-		default:
-		}
-		if time.Now().After(deadline) {
+			return fmt.Errorf("redis-server exited at start:\n%s", s.logs)
+		case <-ctx.Done():
 			s.Stop()
-			s.tb.Fatalf("redis-server not answering on %s after %s:\n%s", s.Addr, startTimeout, s.logs)
+			return fmt.Errorf("redis-server not answering on %s after %s:\n%s", s.Addr, startTimeout, s.logs)
+		case <-time.After(10 * time.Millisecond):
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -108,11 +125,19 @@ func (s *Server) Stop() {
 	<-done
 }
 
+// Close stops the server and removes its folder.
+func (s *Server) Close() {
+	s.Stop()
+	_ = os.RemoveAll(s.dir)
+}
+
 // Restart starts a stopped server again on the same port, empty.
 func (s *Server) Restart() {
 	s.tb.Helper()
 	s.Stop()
-	s.start()
+	if err := s.start(context.Background()); err != nil {
+		s.tb.Fatal(err)
+	}
 }
 
 // Freeze stops the server process (SIGSTOP): connections stay open and every
