@@ -74,6 +74,7 @@ test: check unit compose e2e fuzz ## Everything CI runs: checks, unit, compose, 
 
 .PHONY: bench
 bench: $(KRATOS_BIN) ## Load-test the service and Kratos on loopback with wrk; one table; fails on a MISS.
+	@$(call need,redis-server,redis-server)
 	$(GO) build -o $(RUN)/bin/bench ./dev/cmd/bench
 	$(RUN)/bin/bench
 

@@ -41,8 +41,11 @@ const MinSharedKeyLen = 32
 // Bounds of the shared cache.
 const (
 	defaultSharedTimeout = 10 * time.Millisecond
-	// retryAfter is how long Redis is skipped after a failed call.
+	// retryAfter is how long Redis is skipped after tripAfter failed calls in a
+	// row: one slow call falls back alone, a dead or hung Redis costs each
+	// request nothing.
 	retryAfter = time.Second
+	tripAfter  = 3
 	// pollFirst and pollMax space the checks of a replica waiting for another
 	// replica's Ory call to fill the shared entry.
 	pollFirst, pollMax        = 2 * time.Millisecond, 20 * time.Millisecond
@@ -78,6 +81,7 @@ type Shared struct {
 	self     string // this replica, to skip its own messages
 
 	downUntil  atomic.Int64 // unix nanoseconds; Redis is skipped until then
+	failures   atomic.Int32 // failed calls in a row
 	lastWarn   atomic.Int64
 	subscribed atomic.Int64 // subscriptions made, for tests to wait on
 
@@ -136,12 +140,21 @@ func (s *Shared) Close() error { return errors.Join(s.rdb.Close(), s.sub.Close()
 // usable reports whether Redis is worth asking now.
 func (s *Shared) usable() bool { return time.Now().UnixNano() >= s.downUntil.Load() }
 
-// failed notes a failed Redis call: Redis is skipped for retryAfter, and the
-// failure is logged at most once per warnEvery.
+// failed notes a failed Redis call: after tripAfter in a row Redis is skipped for
+// retryAfter. Failures are logged at most once per warnEvery.
 func (s *Shared) failed(what string, err error) {
-	now := time.Now()
-	s.downUntil.Store(now.Add(retryAfter).UnixNano())
+	if s.failures.Add(1) >= tripAfter {
+		s.failures.Store(0)
+		s.downUntil.Store(time.Now().Add(retryAfter).UnixNano())
+	}
 	s.warn("redis unavailable: using the local cache and Ory", "op", what, "err", err)
+}
+
+// answered notes a Redis call that worked.
+func (s *Shared) answered() {
+	if s.failures.Load() != 0 {
+		s.failures.Store(0)
+	}
 }
 
 func (s *Shared) warn(msg string, args ...any) {

@@ -90,11 +90,13 @@ func (s *Shared) lookup(ctx context.Context, key cacheKey, now time.Time) (entry
 	raw, err := s.rdb.Get(ctx, entryKey(key)).Bytes()
 	switch {
 	case errors.Is(err, redis.Nil):
+		s.answered()
 		return entry{}, sharedMiss
 	case err != nil:
 		s.failed("get", err)
 		return entry{}, sharedDown
 	}
+	s.answered()
 	return s.check(ctx, key, raw, now)
 }
 
