@@ -116,7 +116,8 @@ func stopAll(ps []*proc.Process) {
 func reportReplicas(w io.Writer, rows []replicaRow) {
 	fmt.Fprintf(w, "\nwhoami calls per active user per minute: %d users, a request each every %s for %s, to the replicas in turn\n",
 		replicaUsers, replicaPace, replicaRun)
-	fmt.Fprintf(w, "(SESSION_CACHE_TTL=%s; at the default 30s divide by %.0f)\n", replicaTTL, (30*time.Second).Seconds()/replicaTTL.Seconds())
+	fmt.Fprintf(w, "(SESSION_CACHE_TTL=%s, at the default 30s divide by %.0f; REDIS_TIMEOUT=%s on the Redis row)\n",
+		replicaTTL, (30*time.Second).Seconds()/replicaTTL.Seconds(), replicaRedisTimeout)
 	for _, r := range rows {
 		fmt.Fprintf(w, "  %-44s %7.1f   errors %d\n", r.label, r.perMin, r.wrong)
 	}
