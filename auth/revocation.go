@@ -32,7 +32,7 @@ func (k *Checker) ForgetSession(id string) {
 
 func (k *Checker) forgetSession(id string) {
 	k.forget(func(r *revocations, now time.Time) { r.session(id, now) },
-		func(s *client.Session) bool { return s.Id == id })
+		func(s *client.Session) bool { return s.Id == id }, nil)
 }
 
 // ForgetIdentitySessions drops cached answers for every session of identity
@@ -45,19 +45,23 @@ func (k *Checker) ForgetIdentitySessions(identity, keep string) {
 
 func (k *Checker) forgetIdentitySessions(identity, keep string) {
 	k.forget(func(r *revocations, now time.Time) { r.identity(identity, keep, now) },
-		func(s *client.Session) bool { return s.Identity.Id == identity && s.Id != keep })
+		func(s *client.Session) bool { return s.Identity.Id == identity && s.Id != keep }, nil)
 }
 
-// forget counts a revocation, records it (JWT mode) and evicts what it revokes,
-// all under mu, so no insert can slip in between.
-func (k *Checker) forget(record func(*revocations, time.Time), match func(*client.Session) bool) {
+// forget counts a revocation, records it (JWT mode) and evicts what it revokes
+// (or, with refusal set, caches refusal for it), all under mu, so no insert can
+// slip in between.
+func (k *Checker) forget(record func(*revocations, time.Time), match func(*client.Session) bool, refusal error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.gen.Add(1)
 	if k.revoked != nil {
 		record(k.revoked, k.now())
 	}
-	if k.cache != nil {
+	switch {
+	case k.cache != nil && refusal != nil:
+		k.cache.refuse(match, refusal)
+	case k.cache != nil:
 		k.cache.evict(match)
 	}
 }

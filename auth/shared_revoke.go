@@ -8,7 +8,10 @@ import (
 	"strings"
 	"time"
 
+	client "github.com/ory/client-go"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/example/ory-gin-starter/problem"
 )
 
 // Revocations between replicas. A revocation through any replica is published on
@@ -194,7 +197,13 @@ func (s *Shared) apply(k *Checker, payload string) {
 	}
 	s.metrics.SharedRevocation("received")
 	if r.Session != "" {
-		k.forgetSession(r.Session)
+		// Every single-session revocation is of a session Ory has ended for
+		// good (revoked, or found inactive): its cached credentials are refused
+		// here at once, without asking Ory again.
+		id := r.Session
+		k.forget(func(rv *revocations, now time.Time) { rv.session(id, now) },
+			func(s *client.Session) bool { return s.Id == id },
+			problem.Unauthorized("The session has been revoked. Sign in again."))
 	} else {
 		k.forgetIdentitySessions(r.Identity, r.Keep)
 	}

@@ -149,3 +149,29 @@ func TestSharedRevocationAfterOutage(t *testing.T) {
 	}
 	refusedWithin(t, b, jwt, 2*retryAfter+time.Second)
 }
+
+// A session revoked through another replica is refused from the message alone:
+// Ory has ended it for good, so no replica needs to ask again (and the refusal
+// does not wait on Ory).
+func TestSharedRevocationNeedsNoOryCall(t *testing.T) {
+	t.Parallel()
+	fake, rd := orytest.New(t), redistest.Start(t)
+	a, _ := replica(t, fake, rd, Options{})
+	b, _ := replica(t, fake, rd, Options{})
+	id := fake.AddIdentity("ivan@example.com")
+	tok, other := Credential{Token: fake.AddSession(id)}, Credential{Token: fake.AddSession(id)}
+	for _, c := range []Credential{tok, other} {
+		checkStatus(t, a, c)
+		checkStatus(t, b, c)
+	}
+	disable(t, fake, fake.SessionID(tok.Token))
+	before := fake.WhoamiCalls()
+	a.ForgetSession(fake.SessionID(tok.Token))
+	refusedWithin(t, b, tok, 100*time.Millisecond)
+	if got := checkStatus(t, b, other); got != http.StatusOK {
+		t.Errorf("another session of the identity: status = %d, want %d", got, http.StatusOK)
+	}
+	if n := fake.WhoamiCalls() - before; n != 0 {
+		t.Errorf("whoami calls after the revocation = %d, want 0", n)
+	}
+}
