@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"context"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -154,5 +153,3 @@ func waitShared(t *testing.T, fake *orytest.Server, a, b *Checker, sa, sb *Share
 		time.Sleep(50 * time.Millisecond)
 	}
 }
-
-var _ = context.Background
