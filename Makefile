@@ -51,11 +51,13 @@ check: ## gofmt, go vet, and go mod tidy in every module.
 	$(GO) vet -tags e2e ./...
 
 .PHONY: unit
-unit: ## Unit tests (fake Ory, no Kratos), with the race detector.
+unit: ## Unit tests (fake Ory, no Kratos; a real redis-server for the shared cache), with the race detector.
+	@$(call need,redis-server,redis-server)
 	$(GO) test -race -count=1 ./...
 
 .PHONY: e2e
-e2e: $(KRATOS_BIN) ## End-to-end tests against a real Kratos the tests start.
+e2e: $(KRATOS_BIN) ## End-to-end tests against a real Kratos (and Redis) the tests start.
+	@$(call need,redis-server,redis-server)
 	$(GO) test -race -count=1 -tags e2e -run 'E2E' -v ./... 2>&1 | grep -Ev '^=== (RUN|PAUSE|CONT)'
 
 .PHONY: browser
@@ -77,6 +79,7 @@ test: check unit compose e2e browser fuzz ## Everything CI runs: checks, unit, c
 
 .PHONY: bench
 bench: $(KRATOS_BIN) ## Load-test the service and Kratos on loopback with wrk; one table; fails on a MISS.
+	@$(call need,redis-server,redis-server)
 	$(GO) build -o $(RUN)/bin/bench ./dev/cmd/bench
 	$(RUN)/bin/bench
 

@@ -38,6 +38,9 @@ type config struct {
 	BlockedEmailDomains []string
 	StepUp              auth.StepUpMode
 	StepUpReturn        string
+	RedisURL            string // REDIS_URL: the shared cache when set (redis.go)
+	RedisKey            string
+	RedisTimeout        time.Duration
 }
 
 // Defaults. A 30s session cache keeps a busy user at two whoami calls a minute
@@ -174,6 +177,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 			bad("ORY_JWT_AUDIENCE", "%q is blank or padded with spaces: session JWTs need an exact audience", c.JWTAudience)
 		}
 	}
+	redisConfig(getenv, &c, bad)
 	return c, errors.Join(errs...)
 }
 
@@ -206,8 +210,8 @@ func (c config) String() string {
 	if c.WebhookSecret != "" {
 		hooks = fmt.Sprintf("on blocked_email_domains=%v", c.BlockedEmailDomains)
 	}
-	return fmt.Sprintf("%s ory_public=%s ory_admin=%s api_key=%s port=%d timeout=%s cache_ttl=%s cache_size=%d jwt=%s cors=%v webhooks=%s step_up=%s",
-		which, c.PublicURL, c.AdminURL, key, c.Port, c.Timeout, c.CacheTTL, c.CacheSize, jwt, c.CORSOrigins, hooks, c.StepUp)
+	return fmt.Sprintf("%s ory_public=%s ory_admin=%s api_key=%s port=%d timeout=%s cache_ttl=%s cache_size=%d jwt=%s cors=%v webhooks=%s step_up=%s redis=%s",
+		which, c.PublicURL, c.AdminURL, key, c.Port, c.Timeout, c.CacheTTL, c.CacheSize, jwt, c.CORSOrigins, hooks, c.StepUp, c.redisString())
 }
 
 func orDefault(v, fallback string) string {

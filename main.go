@@ -88,9 +88,17 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		}
 		opts.JWT = v
 	}
+	if opts.Shared, err = sharedCache(cfg, logger, m); err != nil {
+		return fmt.Errorf("REDIS_URL: %w", err)
+	}
+	if opts.Shared != nil {
+		defer opts.Shared.Close()
+	}
+	checker := auth.NewChecker(clients.Frontend, opts)
+	listen(ctx, opts.Shared, checker, logger)
 	router := handlers.NewRouter(handlers.Deps{
 		Logger:      logger,
-		Checker:     auth.NewChecker(clients.Frontend, opts),
+		Checker:     checker,
 		Ory:         clients,
 		Metrics:     m,
 		OpenAPI:     openAPI,

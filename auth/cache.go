@@ -90,3 +90,15 @@ func (c *sessionCache) evict(match func(*client.Session) bool) int {
 	}
 	return n
 }
+
+// refuse turns every cached session for which match is true into a refusal with
+// err, until the session's entry would have expired: for sessions known to be
+// revoked for good, whose next check needs no Ory call.
+func (c *sessionCache) refuse(match func(*client.Session) bool, err error) {
+	for _, k := range c.sessions.Keys() {
+		if e, ok := c.sessions.Peek(k); ok && match(e.session) {
+			c.sessions.Remove(k)
+			c.refusals.Add(k, entry{err: err, expires: e.expires})
+		}
+	}
+}

@@ -39,6 +39,9 @@ type Options struct {
 	MaxJWTLifetime time.Duration
 	// Metrics records Ory calls and cache lookups; nil records nothing.
 	Metrics *metrics.Metrics
+	// Shared, when set, is the Redis cache behind this one and the channel that
+	// carries revocations between replicas (shared.go). Run its Listen.
+	Shared *Shared
 }
 
 // TokenVerifier verifies a session token locally and returns the session it stands for.
@@ -185,11 +188,27 @@ func (k *Checker) verifyJWT(ctx context.Context, v TokenVerifier, cred Credentia
 // keep caches a valid session until CacheTTL has passed or the session expires,
 // whichever comes first.
 func (k *Checker) keep(gen uint64, key cacheKey, s *client.Session) {
-	exp := k.now().Add(k.opts.CacheTTL)
-	if s.ExpiresAt != nil && s.ExpiresAt.Before(exp) {
-		exp = *s.ExpiresAt
+	e, _ := k.cacheable(s, nil)
+	k.insert(gen, key, e)
+}
+
+// cacheable is the cache entry for an answer of Ory, if it is one to cache: a
+// session until CacheTTL has passed or it expires, whichever comes first; a
+// refusal (401) for DenyTTL. Everything else (403, 429, 503) is asked again next
+// time: an outage is never cached.
+func (k *Checker) cacheable(s *client.Session, err error) (entry, bool) {
+	now := k.now()
+	switch {
+	case err == nil:
+		exp := now.Add(k.opts.CacheTTL)
+		if s.ExpiresAt != nil && s.ExpiresAt.Before(exp) {
+			exp = *s.ExpiresAt
+		}
+		return entry{session: s, expires: exp}, true
+	case isStatus(err, http.StatusUnauthorized) && k.opts.DenyTTL > 0:
+		return entry{err: err, expires: now.Add(k.opts.DenyTTL)}, true
 	}
-	k.insert(gen, key, entry{session: s, expires: exp})
+	return entry{}, false
 }
 
 // insert caches e unless a session was revoked since gen was read: the answer
@@ -206,12 +225,31 @@ func (k *Checker) insert(gen uint64, key cacheKey, e entry) {
 	k.cache.add(key, e)
 }
 
-// fetch asks Ory and caches the answer when it is a session or a refusal, unless
-// a session was revoked since gen was read.
+// fetch asks Ory (through the shared cache, when there is one) and caches the
+// answer when it is a session or a refusal, unless a session was revoked since
+// gen was read.
 func (k *Checker) fetch(ctx context.Context, cred Credential, key cacheKey, gen uint64) (*client.Session, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.opts.Timeout)
 	defer cancel()
+	if k.cache != nil && k.opts.Shared != nil {
+		return k.opts.Shared.fetch(ctx, k, cred, key, gen)
+	}
+	return k.askAndKeep(ctx, cred, key, gen)
+}
 
+// askAndKeep asks Ory and caches the answer locally.
+func (k *Checker) askAndKeep(ctx context.Context, cred Credential, key cacheKey, gen uint64) (*client.Session, error) {
+	s, err := k.ask(ctx, cred)
+	if k.cache != nil {
+		if e, ok := k.cacheable(s, err); ok {
+			k.insert(gen, key, e)
+		}
+	}
+	return s, err
+}
+
+// ask calls whoami with cred.
+func (k *Checker) ask(ctx context.Context, cred Credential) (*client.Session, error) {
 	req := k.frontend.ToSession(ctx)
 	if cred.Token != "" {
 		req = req.XSessionToken(cred.Token)
@@ -222,16 +260,5 @@ func (k *Checker) fetch(ctx context.Context, cred Credential, key cacheKey, gen 
 	s, resp, err := req.Execute()
 	s, err = k.verdict(s, resp, err)
 	k.opts.Metrics.OryCall(outcome(err), time.Since(start))
-
-	if k.cache == nil {
-		return s, err
-	}
-	switch {
-	case err == nil:
-		k.keep(gen, key, s)
-	case isStatus(err, http.StatusUnauthorized) && k.opts.DenyTTL > 0:
-		k.insert(gen, key, entry{err: err, expires: k.now().Add(k.opts.DenyTTL)})
-	}
-	// Everything else (403, 429, 503) is asked again next time: an outage is never cached.
 	return s, err
 }

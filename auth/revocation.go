@@ -26,30 +26,61 @@ const (
 // revocation takes effect on the next request; in JWT mode its JWTs are refused
 // from now on.
 func (k *Checker) ForgetSession(id string) {
+	k.forgetSession(id)
+	k.opts.Shared.publish(sharedRevocation{Session: id}, k.markerTTL())
+}
+
+func (k *Checker) forgetSession(id string) {
 	k.forget(func(r *revocations, now time.Time) { r.session(id, now) },
-		func(s *client.Session) bool { return s.Id == id })
+		func(s *client.Session) bool { return s.Id == id }, nil)
 }
 
 // ForgetIdentitySessions drops cached answers for every session of identity
 // except the session with id keep; in JWT mode the JWTs of those sessions issued
 // until now are refused from now on.
 func (k *Checker) ForgetIdentitySessions(identity, keep string) {
-	k.forget(func(r *revocations, now time.Time) { r.identity(identity, keep, now) },
-		func(s *client.Session) bool { return s.Identity.Id == identity && s.Id != keep })
+	k.forgetIdentitySessions(identity, keep)
+	k.opts.Shared.publish(sharedRevocation{Identity: identity, Keep: keep}, k.markerTTL())
 }
 
-// forget counts a revocation, records it (JWT mode) and evicts what it revokes,
-// all under mu, so no insert can slip in between.
-func (k *Checker) forget(record func(*revocations, time.Time), match func(*client.Session) bool) {
+func (k *Checker) forgetIdentitySessions(identity, keep string) {
+	k.forget(func(r *revocations, now time.Time) { r.identity(identity, keep, now) },
+		func(s *client.Session) bool { return s.Identity.Id == identity && s.Id != keep }, nil)
+}
+
+// forget counts a revocation, records it (JWT mode) and evicts what it revokes
+// (or, with refusal set, caches refusal for it), all under mu, so no insert can
+// slip in between.
+func (k *Checker) forget(record func(*revocations, time.Time), match func(*client.Session) bool, refusal error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.gen.Add(1)
 	if k.revoked != nil {
 		record(k.revoked, k.now())
 	}
-	if k.cache != nil {
+	switch {
+	case k.cache != nil && refusal != nil:
+		k.cache.refuse(match, refusal)
+	case k.cache != nil:
 		k.cache.evict(match)
 	}
+}
+
+// purge drops every cached session, for a replica that may have missed
+// revocations published by others.
+func (k *Checker) purge() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.gen.Add(1)
+	if k.cache != nil {
+		k.cache.sessions.Purge()
+	}
+}
+
+// markerTTL is how long Redis records a revocation: as long as a shared entry
+// from an Ory answer begun before it can live.
+func (k *Checker) markerTTL() time.Duration {
+	return k.opts.CacheTTL + k.opts.Timeout + time.Minute
 }
 
 // revocations remembers sessions revoked through this service, for JWT mode. It is

@@ -22,6 +22,7 @@ type Metrics struct {
 	cacheHit, cacheMiss prometheus.Counter
 	requests            *prometheus.HistogramVec
 	oryRateLimited      *prometheus.CounterVec
+	shared              shared
 }
 
 // New registers the instruments, and the Go runtime and process collectors, on a
@@ -51,6 +52,7 @@ func New() *Metrics {
 		Help: "429 answers from Ory, by API: frontend (session checks, the caller's own sessions) or admin.",
 	}, []string{"api"})
 	reg.MustRegister(m.oryCalls, m.cacheLookups, m.requests, m.oryRateLimited)
+	m.shared = newShared(reg)
 	m.cacheHit = m.cacheLookups.WithLabelValues("hit")
 	m.cacheMiss = m.cacheLookups.WithLabelValues("miss")
 	return m

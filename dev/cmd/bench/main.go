@@ -4,6 +4,8 @@
 //
 //	healthz        GET /healthz, no auth: the floor of the stack (gin, middleware, HTTP)
 //	cached         GET /api/resource, session cache on (default TTL)
+//	cached-redis   the same with the shared cache on Redis (REDIS_URL): local hits
+//	               never touch Redis
 //	jwt            GET /api/resource, bearer = session JWT verified locally (ORY_JWKS_URL)
 //	uncached       GET /api/resource, SESSION_CACHE_TTL=0, one token on every connection:
 //	               concurrent checks of one token share one whoami (singleflight)
@@ -13,7 +15,9 @@
 //
 // then the ratios with their targets, a burst of concurrent requests that carry one new
 // session token (counting the whoami calls in Kratos's request log and the service's
-// own metric), and the Go benchmarks of the session check. It exits non-zero on a MISS,
+// own metric), the whoami calls per active user per minute with 1 replica, 3
+// replicas, and 3 replicas sharing their cache on Redis (replicas.go), and the Go
+// benchmarks of the session check. It exits non-zero on a MISS,
 // on any non-2xx answer or socket error in a wrk run, or on a burst that is not all 200.
 //
 // Environment (all optional):
@@ -30,7 +34,8 @@
 //	KRATOS_BIN      Kratos binary                                (default bin/kratos)
 //
 // wrk is the load generator (a system package); bench says how to install it when it
-// is missing and installs nothing itself. Every process listens on 127.0.0.1 and is
+// is missing and installs nothing itself. redis-server (a system package too) is
+// installed by make bench. Every process listens on 127.0.0.1 and is
 // stopped on exit. Raw outputs (wrk, logs, go test) are kept in .run/bench/.
 //
 // The load generator, Kratos and the service share one machine: numbers are for
@@ -58,6 +63,7 @@ import (
 	"github.com/example/ory-gin-starter/dev/kratostest"
 	"github.com/example/ory-gin-starter/dev/oryflow"
 	"github.com/example/ory-gin-starter/dev/proc"
+	"github.com/example/ory-gin-starter/dev/redistest"
 )
 
 const password = "bench-Passw0rd-local-only"
@@ -158,6 +164,9 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	if b.kratos != nil {
 		b.kratos.Close()
 	}
+	if b.redis != nil {
+		b.redis.Close()
+	}
 	if err != nil {
 		return fail(err)
 	}
@@ -169,6 +178,7 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	defer summary.Close()
 	w := io.MultiWriter(stdout, summary)
 	b.report(w, o, names)
+	reportReplicas(w, b.replicas)
 	if !c.skipGo {
 		fmt.Fprintln(w, "\ngo test -run '^$' -bench . -benchmem ./auth/")
 		lines, err := goBench(ctx, root, filepath.Join(out, "gobench.txt"))
@@ -176,7 +186,7 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 		fmt.Fprint(w, lines)
 	}
 	fmt.Fprintln(w, "\nraw outputs: .run/bench/")
-	if fails := failures(o, names); len(fails) > 0 {
+	if fails := append(failures(o, names), replicaFailures(b.replicas)...); len(fails) > 0 {
 		fmt.Fprintln(w, "\nmake bench: FAIL")
 		for _, f := range fails {
 			fmt.Fprintln(w, "  "+f)
@@ -192,6 +202,8 @@ type bench struct {
 	out      string
 	logf     func(string, ...any)
 	kratos   *kratostest.Kratos
+	redis    *redistest.Server
+	replicas []replicaRow
 	services map[string]*proc.Process
 	appCPUs  string
 	topology string
@@ -241,6 +253,11 @@ func (b *bench) measure(ctx context.Context, root string) (outcome, []string, er
 		return o, nil, fmt.Errorf("start Kratos: %w", err)
 	}
 	b.kratos = k
+	rd, err := redistest.Run(ctx)
+	if err != nil {
+		return o, nil, err
+	}
+	b.redis = rd
 
 	// A clean environment and a working directory without a .env, so nothing from the
 	// caller's shell or a developer's .env changes what is measured. All instances log
@@ -252,6 +269,7 @@ func (b *bench) measure(ctx context.Context, root string) (outcome, []string, er
 		extra []string
 	}{
 		{"cached", nil},
+		{"redis", []string{"REDIS_URL=" + rd.URL, "REDIS_CACHE_KEY=" + benchKey}},
 		{"uncached", []string{"SESSION_CACHE_TTL=0"}},
 		{"jwt", []string{"ORY_JWKS_URL=file://" + k.PublicJWKSPath(), "ORY_JWT_TEMPLATE=" + kratostest.TokenizerTemplate}},
 	} {
@@ -310,6 +328,7 @@ func (b *bench) measure(ctx context.Context, root string) (outcome, []string, er
 	b.targets = []target{
 		{name: "healthz", label: "service /healthz (no auth)", url: cached + "/healthz", header: "Accept: application/json"},
 		{name: "cached", label: "service /api/resource, cached", url: cached + "/api/resource", header: "Authorization: Bearer " + user.SessionToken},
+		{name: "cached-redis", label: "service /api/resource, cached, Redis", url: b.services["redis"].URL + "/api/resource", header: "Authorization: Bearer " + user.SessionToken},
 		{name: "jwt", label: "service /api/resource, JWT", url: jwt + "/api/resource", header: "Authorization: Bearer " + s.Tokenized},
 		{name: "uncached", label: "service /api/resource, TTL=0, 1 tok", url: uncached + "/api/resource", header: "Authorization: Bearer " + user.SessionToken},
 		{name: "uncached-n", label: "service /api/resource, TTL=0, N tok", url: uncached + "/api/resource", header: "Accept: application/json", tokens: true},
@@ -425,11 +444,16 @@ func (b *bench) measure(ctx context.Context, root string) (outcome, []string, er
 	b.burstHit = m1.lookups["hit"] - m0.lookups["hit"]
 	b.burstMiss = m1.lookups["miss"] - m0.lookups["miss"]
 
+	b.logf("replicas: whoami calls per active user, 1 and 3 replicas, with and without Redis (%s each)", replicaRun)
+	if b.replicas, err = b.measureReplicas(ctx, svcBin, k, rd.URL, tokens); err != nil {
+		return o, nil, err
+	}
+
 	// The per-request log line is info: at warn the logs must hold nothing per request.
 	// Requests wrk leaves in flight when it stops are cancelled; those are logged with
 	// client_gone and counted apart.
 	b.stopServices()
-	for _, n := range []string{"cached", "uncached", "jwt"} {
+	for _, n := range []string{"cached", "redis", "uncached", "jwt"} {
 		lines, cancelled := requestLogLines(filepath.Join(b.out, "service-"+n+".log"))
 		b.logLines += lines
 		b.cancelled += cancelled
