@@ -96,12 +96,14 @@ func NewChecker(frontend client.FrontendAPI, opts Options) *Checker {
 func (k *Checker) Check(ctx context.Context, cred Credential) (*client.Session, error) {
 	if k.verifiesLocally(cred) {
 		k.opts.Metrics.CacheLookup("jwt")
+		noteCheck(ctx, "jwt")
 		return k.verifyJWT(ctx, k.opts.JWT, cred)
 	}
 	key := keyOf(cred)
 	if k.cache != nil {
 		if e, ok := k.cache.get(key, k.now()); ok {
 			k.opts.Metrics.CacheLookup("hit")
+			noteCheck(ctx, cachedOutcome(e))
 			return e.session, e.err
 		}
 		k.opts.Metrics.CacheLookup("miss")
@@ -113,11 +115,16 @@ func (k *Checker) Check(ctx context.Context, cred Credential) (*client.Session, 
 	// it, whose answer may be about the session as it was.
 	gen := k.gen.Load()
 	miss := key // only the miss path's copy escapes into the closure
+	// asked is set by the check whose call this is, before its answer is sent on
+	// the channel; the others joined it.
+	asked := false
 	ch := k.group.DoChan(flightKey(gen, miss), func() (any, error) {
+		asked = true
 		return k.fetch(ctx, cred, miss, gen)
 	})
 	select {
 	case r := <-ch:
+		noteCheck(ctx, flightOutcome(asked))
 		s, _ := r.Val.(*client.Session)
 		return s, r.Err
 	case <-ctx.Done():
