@@ -31,6 +31,8 @@ type Deps struct {
 	// IdentityTTL is how long GET /api/me reuses an identity read through the
 	// Admin API; 0 means DefaultIdentityTTL.
 	IdentityTTL time.Duration
+	// Tracing, when set, is the first middleware: it makes each request's span.
+	Tracing gin.HandlerFunc
 }
 
 // NewRouter returns the service's HTTP handler with every route.
@@ -45,6 +47,9 @@ func NewRouter(d Deps) *gin.Engine {
 	r.UnescapePathValues = true
 	r.ContextWithFallback = true
 
+	if d.Tracing != nil {
+		r.Use(d.Tracing)
+	}
 	r.Use(
 		requestLog(d.Logger),
 		gin.CustomRecoveryWithWriter(nil, recovered),
