@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/example/ory-gin-starter/telemetry"
 )
 
 // config is the service's configuration, read from the environment.
@@ -31,6 +33,7 @@ type config struct {
 	JWTIssuer    string
 	JWTAudience  string
 	JWTSkew      time.Duration
+	Tracing      telemetry.Config // the OTEL_* variables
 }
 
 // Defaults. A 30s session cache keeps a busy user at two whoami calls a minute
@@ -164,6 +167,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 			bad("ORY_JWT_AUDIENCE", "%q is blank or padded with spaces: session JWTs need an exact audience", c.JWTAudience)
 		}
 	}
+	tracing, err := telemetry.FromEnv(getenv)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	c.Tracing = tracing
 	return c, errors.Join(errs...)
 }
 
