@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/example/ory-gin-starter/problem"
 )
@@ -31,6 +32,10 @@ func requestLog(logger *slog.Logger) gin.HandlerFunc {
 			slog.String("path", c.Request.URL.EscapedPath()),
 			slog.Int("status", status),
 			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+		}
+		// With tracing on, the line names the request's trace.
+		if sc := trace.SpanContextFromContext(c.Request.Context()); sc.IsValid() {
+			attrs = append(attrs, slog.String("trace_id", sc.TraceID().String()))
 		}
 		level := slog.LevelInfo
 		if len(c.Errors) > 0 {

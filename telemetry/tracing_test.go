@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 
 	"github.com/example/ory-gin-starter/auth"
 	"github.com/example/ory-gin-starter/dev/orytest"
+	"github.com/example/ory-gin-starter/dev/proc"
 	"github.com/example/ory-gin-starter/dev/tracecheck"
 	"github.com/example/ory-gin-starter/handlers"
 	"github.com/example/ory-gin-starter/metrics"
@@ -40,11 +42,12 @@ type stack struct {
 	exp   *tracetest.InMemoryExporter
 	srv   *httptest.Server
 	ended serverEnded
+	logs  *proc.Buffer
 }
 
 func newStack(t *testing.T) *stack {
 	t.Helper()
-	s := &stack{t: t, fake: orytest.New(t, orytest.WithAPIKey(apiKey)), exp: tracetest.NewInMemoryExporter()}
+	s := &stack{t: t, fake: orytest.New(t, orytest.WithAPIKey(apiKey)), exp: tracetest.NewInMemoryExporter(), logs: &proc.Buffer{}}
 	s.proxy = tracecheck.NewProxy(t, s.fake.URL)
 	s.ended = make(serverEnded, 16)
 	// The syncer exports each span as it ends, before the processor after it runs.
@@ -52,7 +55,7 @@ func newStack(t *testing.T) *stack {
 	t.Cleanup(func() { _ = tr.Shutdown(t.Context()) })
 	clients := ory.New(ory.Config{PublicURL: s.proxy.URL, AdminURL: s.proxy.URL, APIKey: apiKey, Timeout: 5 * time.Second, Instrument: tr.Client})
 	s.srv = httptest.NewServer(handlers.NewRouter(handlers.Deps{
-		Logger:  slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		Logger:  slog.New(slog.NewJSONHandler(s.logs, nil)),
 		Checker: auth.NewChecker(clients.Frontend, auth.Options{Timeout: 5 * time.Second, CacheTTL: time.Hour, DenyTTL: time.Hour}),
 		Ory:     clients,
 		Metrics: metrics.New(),
@@ -152,6 +155,10 @@ func TestSpanTreeOfUncachedAndCachedRequest(t *testing.T) {
 	}
 	if got, want := s.lastTraceparent("/sessions/whoami"), kids[0].Traceparent(); got != want {
 		t.Errorf("traceparent at Ory = %q, want the whoami span's %q", got, want)
+	}
+	// The request's log line names its trace, so one leads to the other.
+	if want := `"trace_id":"` + root.TraceID + `"`; !strings.Contains(s.logs.String(), want) {
+		t.Errorf("request log has no %s:\n%s", want, s.logs)
 	}
 
 	// Cached: the request's span alone, saying so.
