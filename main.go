@@ -74,6 +74,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		DenyTTL:   cfg.DenyTTL,
 		CacheSize: cfg.CacheSize,
 		Metrics:   m,
+		Traced:    cfg.Tracing.Enabled(),
 
 		MaxJWTLifetime: cfg.JWTMaxTTL,
 	}

@@ -39,6 +39,9 @@ type Options struct {
 	MaxJWTLifetime time.Duration
 	// Metrics records Ory calls and cache lookups; nil records nothing.
 	Metrics *metrics.Metrics
+	// Traced notes on the request's span how each check was answered
+	// (CacheAttribute). Set it when tracing is on; off, checks never look for a span.
+	Traced bool
 }
 
 // TokenVerifier verifies a session token locally and returns the session it stands for.
@@ -96,14 +99,14 @@ func NewChecker(frontend client.FrontendAPI, opts Options) *Checker {
 func (k *Checker) Check(ctx context.Context, cred Credential) (*client.Session, error) {
 	if k.verifiesLocally(cred) {
 		k.opts.Metrics.CacheLookup("jwt")
-		noteCheck(ctx, "jwt")
+		k.note(ctx, "jwt")
 		return k.verifyJWT(ctx, k.opts.JWT, cred)
 	}
 	key := keyOf(cred)
 	if k.cache != nil {
 		if e, ok := k.cache.get(key, k.now()); ok {
 			k.opts.Metrics.CacheLookup("hit")
-			noteCheck(ctx, cachedOutcome(e))
+			k.note(ctx, cachedOutcome(e))
 			return e.session, e.err
 		}
 		k.opts.Metrics.CacheLookup("miss")
@@ -124,7 +127,7 @@ func (k *Checker) Check(ctx context.Context, cred Credential) (*client.Session, 
 	})
 	select {
 	case r := <-ch:
-		noteCheck(ctx, flightOutcome(asked))
+		k.note(ctx, flightOutcome(asked))
 		s, _ := r.Val.(*client.Session)
 		return s, r.Err
 	case <-ctx.Done():

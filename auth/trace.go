@@ -17,9 +17,12 @@ import (
 //	jwt        a session JWT verified locally
 const CacheAttribute = "auth.session_cache"
 
-// noteCheck sets CacheAttribute on the span in ctx. Without a recording span
-// (tracing off) it does nothing and costs a context lookup.
-func noteCheck(ctx context.Context, outcome string) {
+// note sets CacheAttribute on the span in ctx, when the Checker is traced and
+// the span records.
+func (k *Checker) note(ctx context.Context, outcome string) {
+	if !k.opts.Traced {
+		return
+	}
 	if span := trace.SpanFromContext(ctx); span.IsRecording() {
 		span.SetAttributes(attribute.String(CacheAttribute, outcome))
 	}

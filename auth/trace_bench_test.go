@@ -31,7 +31,7 @@ func BenchmarkTracingCached(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			fake := orytest.New(b)
 			tok := fake.AddSession(fake.AddIdentity("a@example.com"))
-			k := newChecker(b, fake, Options{CacheTTL: time.Hour})
+			k := newChecker(b, fake, Options{CacheTTL: time.Hour, Traced: bc.tracing != nil})
 			r := gin.New()
 			if mw := bc.tracing.Server(); mw != nil {
 				r.Use(mw)

@@ -43,9 +43,10 @@ func TestCheckNotesCacheOutcomeOnTheSpan(t *testing.T) {
 		good bool
 		want []string // outcome of each check in turn
 	}{
-		{"cache on, valid session", Options{CacheTTL: time.Hour}, true, []string{"miss", "hit", "hit"}},
-		{"cache on, refused credential", Options{CacheTTL: time.Hour, DenyTTL: time.Hour}, false, []string{"miss", "refused"}},
-		{"cache off", Options{}, true, []string{"miss", "miss"}},
+		{"cache on, valid session", Options{CacheTTL: time.Hour, Traced: true}, true, []string{"miss", "hit", "hit"}},
+		{"cache on, refused credential", Options{CacheTTL: time.Hour, DenyTTL: time.Hour, Traced: true}, false, []string{"miss", "refused"}},
+		{"cache off", Options{Traced: true}, true, []string{"miss", "miss"}},
+		{"not traced (tracing off)", Options{CacheTTL: time.Hour}, true, []string{"", ""}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -93,7 +94,7 @@ func TestCheckNotesCoalescedCheck(t *testing.T) {
 		}
 		return false
 	}))
-	k := newChecker(t, fake, Options{Timeout: 10 * time.Second, CacheTTL: time.Hour})
+	k := newChecker(t, fake, Options{Timeout: 10 * time.Second, CacheTTL: time.Hour, Traced: true})
 	cred := Credential{Token: tok}
 
 	leader := make(chan string, 1)

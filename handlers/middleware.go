@@ -17,7 +17,8 @@ import (
 
 // requestLog logs one line per request: never headers, cookies or tokens. The error
 // causes handlers recorded (problem.Abort) are logged here and nowhere else.
-func requestLog(logger *slog.Logger) gin.HandlerFunc {
+// With traced, the line names the request's trace.
+func requestLog(logger *slog.Logger, traced bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		id := requestID(c.GetHeader("X-Request-Id"))
@@ -33,9 +34,10 @@ func requestLog(logger *slog.Logger) gin.HandlerFunc {
 			slog.Int("status", status),
 			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 		}
-		// With tracing on, the line names the request's trace.
-		if sc := trace.SpanContextFromContext(c.Request.Context()); sc.IsValid() {
-			attrs = append(attrs, slog.String("trace_id", sc.TraceID().String()))
+		if traced {
+			if sc := trace.SpanContextFromContext(c.Request.Context()); sc.IsValid() {
+				attrs = append(attrs, slog.String("trace_id", sc.TraceID().String()))
+			}
 		}
 		level := slog.LevelInfo
 		if len(c.Errors) > 0 {

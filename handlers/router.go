@@ -51,7 +51,7 @@ func NewRouter(d Deps) *gin.Engine {
 		r.Use(d.Tracing)
 	}
 	r.Use(
-		requestLog(d.Logger),
+		requestLog(d.Logger, d.Tracing != nil),
 		gin.CustomRecoveryWithWriter(nil, recovered),
 		d.Metrics.Requests(),
 		securityHeaders(),

@@ -56,7 +56,7 @@ func newStack(t *testing.T) *stack {
 	clients := ory.New(ory.Config{PublicURL: s.proxy.URL, AdminURL: s.proxy.URL, APIKey: apiKey, Timeout: 5 * time.Second, Instrument: tr.Client})
 	s.srv = httptest.NewServer(handlers.NewRouter(handlers.Deps{
 		Logger:  slog.New(slog.NewJSONHandler(s.logs, nil)),
-		Checker: auth.NewChecker(clients.Frontend, auth.Options{Timeout: 5 * time.Second, CacheTTL: time.Hour, DenyTTL: time.Hour}),
+		Checker: auth.NewChecker(clients.Frontend, auth.Options{Timeout: 5 * time.Second, CacheTTL: time.Hour, DenyTTL: time.Hour, Traced: true}),
 		Ory:     clients,
 		Metrics: metrics.New(),
 		Tracing: tr.Server(),
