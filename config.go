@@ -28,12 +28,12 @@ type config struct {
 	CORSOrigins  []string
 	LogLevel     slog.Level
 	ShutdownWait time.Duration
+	Tracing      telemetry.Config // the OTEL_* variables
 	JWKSURL      string
 	JWTTemplate  string
 	JWTIssuer    string
 	JWTAudience  string
 	JWTSkew      time.Duration
-	Tracing      telemetry.Config // the OTEL_* variables
 }
 
 // Defaults. A 30s session cache keeps a busy user at two whoami calls a minute

@@ -98,12 +98,12 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	}
 	router := handlers.NewRouter(handlers.Deps{
 		Logger:      logger,
+		Tracing:     tracing.Server(),
 		Checker:     auth.NewChecker(clients.Frontend, opts),
 		Ory:         clients,
 		Metrics:     m,
 		OpenAPI:     openAPI,
 		CORSOrigins: cfg.CORSOrigins,
-		Tracing:     tracing.Server(),
 	})
 
 	srv := &http.Server{

@@ -25,14 +25,14 @@ type Deps struct {
 	OpenAPI []byte
 	// CORSOrigins are the browser origins allowed to call with credentials.
 	CORSOrigins []string
+	// Tracing, when set, is the first middleware: it makes each request's span.
+	Tracing gin.HandlerFunc
 	// BulkTimeout bounds a route that makes many Ory calls (revoking sessions);
 	// 0 means DefaultBulkTimeout. Keep it below the server's write timeout.
 	BulkTimeout time.Duration
 	// IdentityTTL is how long GET /api/me reuses an identity read through the
 	// Admin API; 0 means DefaultIdentityTTL.
 	IdentityTTL time.Duration
-	// Tracing, when set, is the first middleware: it makes each request's span.
-	Tracing gin.HandlerFunc
 }
 
 // NewRouter returns the service's HTTP handler with every route.
