@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/example/ory-gin-starter/telemetry"
 )
 
 // config is the service's configuration, read from the environment.
@@ -28,7 +26,7 @@ type config struct {
 	CORSOrigins  []string
 	LogLevel     slog.Level
 	ShutdownWait time.Duration
-	Tracing      telemetry.Config // the OTEL_* variables
+	Tracing      tracing // the OTEL_* variables (config_tracing.go)
 	JWKSURL      string
 	JWTTemplate  string
 	JWTIssuer    string
@@ -167,11 +165,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 			bad("ORY_JWT_AUDIENCE", "%q is blank or padded with spaces: session JWTs need an exact audience", c.JWTAudience)
 		}
 	}
-	tracing, err := telemetry.FromEnv(getenv)
-	if err != nil {
-		errs = append(errs, err)
-	}
-	c.Tracing = tracing
+	c.Tracing = tracingConfig(getenv, &errs)
 	return c, errors.Join(errs...)
 }
 
