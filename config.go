@@ -28,6 +28,7 @@ type config struct {
 	CORSOrigins  []string
 	LogLevel     slog.Level
 	ShutdownWait time.Duration
+	Tracing      tracing // the OTEL_* variables (config_tracing.go)
 	JWKSURL      string
 	JWTTemplate  string
 	JWTIssuer    string
@@ -178,6 +179,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 	}
 	redisConfig(getenv, &c, bad)
+	c.Tracing = tracingConfig(getenv, &errs)
 	return c, errors.Join(errs...)
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/example/ory-gin-starter/handlers"
 	"github.com/example/ory-gin-starter/metrics"
 	"github.com/example/ory-gin-starter/ory"
+	"github.com/example/ory-gin-starter/telemetry"
 )
 
 //go:embed openapi.yaml
@@ -59,14 +60,21 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	}
 	logger := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
 
+	// Off (nil) unless the OTEL_* variables ask for it; flushed at shutdown.
+	tracing, err := telemetry.Start(ctx, cfg.Tracing)
+	if err != nil {
+		return fmt.Errorf("tracing: %w", err)
+	}
+	defer func() { _ = tracing.Shutdown(context.Background()) }() // early returns; a no-op after the flush below
 	m := metrics.New()
-	clients := ory.New(ory.Config{PublicURL: cfg.PublicURL, AdminURL: cfg.AdminURL, APIKey: cfg.APIKey, Timeout: cfg.Timeout, RateLimited: m.OryRateLimited})
+	clients := ory.New(ory.Config{PublicURL: cfg.PublicURL, AdminURL: cfg.AdminURL, APIKey: cfg.APIKey, Timeout: cfg.Timeout, RateLimited: m.OryRateLimited, Instrument: tracing.Client})
 	opts := auth.Options{
 		Timeout:   cfg.Timeout,
 		CacheTTL:  cfg.CacheTTL,
 		DenyTTL:   cfg.DenyTTL,
 		CacheSize: cfg.CacheSize,
 		Metrics:   m,
+		Traced:    cfg.Tracing.Enabled(),
 
 		MaxJWTLifetime: cfg.JWTMaxTTL,
 	}
@@ -98,6 +106,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	listen(ctx, opts.Shared, checker, logger)
 	router := handlers.NewRouter(handlers.Deps{
 		Logger:      logger,
+		Tracing:     tracing.Server(),
 		Checker:     checker,
 		Ory:         clients,
 		Metrics:     m,
@@ -123,7 +132,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("listen on port %d: %w", cfg.Port, err)
 	}
-	logger.Info("listening", "addr", ln.Addr().String(), "config", cfg.String())
+	logger.Info("listening", "addr", ln.Addr().String(), "config", cfg.String(), "tracing", cfg.Tracing.String())
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -136,6 +145,13 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	logger.Info("shutting down", "deadline", cfg.ShutdownWait.String())
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownWait)
 	defer cancel()
+	// Deferred after cancel, so it runs first: the spans of the last requests are
+	// flushed in what is left of the shutdown deadline.
+	defer func() {
+		if err := tracing.Shutdown(sctx); err != nil {
+			logger.Warn("tracing: spans not flushed", "err", err)
+		}
+	}()
 	if err := srv.Shutdown(sctx); err != nil {
 		// Past the deadline: drop the requests still running rather than leave them
 		// served by a server run no longer owns.

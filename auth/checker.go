@@ -42,6 +42,9 @@ type Options struct {
 	// Shared, when set, is the Redis cache behind this one and the channel that
 	// carries revocations between replicas (shared.go). Run its Listen.
 	Shared *Shared
+	// Traced notes on the request's span how each check was answered
+	// (CacheAttribute). Set it when tracing is on; off, checks never look for a span.
+	Traced bool
 }
 
 // TokenVerifier verifies a session token locally and returns the session it stands for.
@@ -99,12 +102,14 @@ func NewChecker(frontend client.FrontendAPI, opts Options) *Checker {
 func (k *Checker) Check(ctx context.Context, cred Credential) (*client.Session, error) {
 	if k.verifiesLocally(cred) {
 		k.opts.Metrics.CacheLookup("jwt")
+		k.note(ctx, "jwt")
 		return k.verifyJWT(ctx, k.opts.JWT, cred)
 	}
 	key := keyOf(cred)
 	if k.cache != nil {
 		if e, ok := k.cache.get(key, k.now()); ok {
 			k.opts.Metrics.CacheLookup("hit")
+			k.note(ctx, cachedOutcome(e))
 			return e.session, e.err
 		}
 		k.opts.Metrics.CacheLookup("miss")
@@ -116,11 +121,16 @@ func (k *Checker) Check(ctx context.Context, cred Credential) (*client.Session, 
 	// it, whose answer may be about the session as it was.
 	gen := k.gen.Load()
 	miss := key // only the miss path's copy escapes into the closure
+	// asked is set by the check whose call this is, before its answer is sent on
+	// the channel; the others joined it.
+	asked := false
 	ch := k.group.DoChan(flightKey(gen, miss), func() (any, error) {
+		asked = true
 		return k.fetch(ctx, cred, miss, gen)
 	})
 	select {
 	case r := <-ch:
+		k.note(ctx, flightOutcome(asked))
 		s, _ := r.Val.(*client.Session)
 		return s, r.Err
 	case <-ctx.Done():

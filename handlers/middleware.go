@@ -11,13 +11,15 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/example/ory-gin-starter/problem"
 )
 
 // requestLog logs one line per request: never headers, cookies or tokens. The error
 // causes handlers recorded (problem.Abort) are logged here and nowhere else.
-func requestLog(logger *slog.Logger) gin.HandlerFunc {
+// With traced, the line names the request's trace.
+func requestLog(logger *slog.Logger, traced bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		id := requestID(c.GetHeader("X-Request-Id"))
@@ -32,6 +34,11 @@ func requestLog(logger *slog.Logger) gin.HandlerFunc {
 			slog.String("path", c.Request.URL.EscapedPath()),
 			slog.Int("status", status),
 			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+		}
+		if traced {
+			if sc := trace.SpanContextFromContext(c.Request.Context()); sc.IsValid() {
+				attrs = append(attrs, slog.String("trace_id", sc.TraceID().String()))
+			}
 		}
 		level := slog.LevelInfo
 		if len(c.Errors) > 0 {

@@ -25,6 +25,8 @@ type Deps struct {
 	OpenAPI []byte
 	// CORSOrigins are the browser origins allowed to call with credentials.
 	CORSOrigins []string
+	// Tracing, when set, is the first middleware: it makes each request's span.
+	Tracing gin.HandlerFunc
 	// BulkTimeout bounds a route that makes many Ory calls (revoking sessions);
 	// 0 means DefaultBulkTimeout. Keep it below the server's write timeout.
 	BulkTimeout time.Duration
@@ -50,8 +52,11 @@ func NewRouter(d Deps) *gin.Engine {
 	r.UnescapePathValues = true
 	r.ContextWithFallback = true
 
+	if d.Tracing != nil {
+		r.Use(d.Tracing)
+	}
 	r.Use(
-		requestLog(d.Logger),
+		requestLog(d.Logger, d.Tracing != nil),
 		gin.CustomRecoveryWithWriter(nil, recovered),
 		d.Metrics.Requests(),
 		securityHeaders(),

@@ -38,6 +38,9 @@ type Config struct {
 	// RateLimited, when set, is told of every 429 Ory answers, with the API that
 	// answered: "frontend" (session checks, the caller's own sessions) or "admin".
 	RateLimited func(api string)
+	// Instrument, when set, wraps the transport of each client, named by api
+	// ("frontend" or "admin"), outside the one that adds the API key: tracing.
+	Instrument func(api string, next http.RoundTripper) http.RoundTripper
 }
 
 // Clients holds one client per Ory API surface. The project API key is attached by
@@ -59,6 +62,9 @@ func New(cfg Config) *Clients {
 	}
 	if cfg.APIKey != "" {
 		admin = bearer{key: cfg.APIKey, next: admin}
+	}
+	if cfg.Instrument != nil {
+		frontend, admin = cfg.Instrument("frontend", frontend), cfg.Instrument("admin", admin)
 	}
 	return &Clients{
 		Frontend: newAPIClient(cfg.PublicURL, &http.Client{Transport: frontend, CheckRedirect: noRedirects}).FrontendAPI,
