@@ -178,7 +178,7 @@ func TestEveryVariableDocumented(t *testing.T) {
 		}
 		rows := 0
 		for _, table := range tables {
-			rows += len(regexp.MustCompile("(?m)^\\| `" + name + "` \\|").FindAllString(table, -1))
+			rows += len(regexp.MustCompile("(?m)^\\| `"+name+"` \\|").FindAllString(table, -1))
 		}
 		if rows != 1 {
 			t.Errorf("%s has %d rows in README.md and docs/configuration.md, want 1", name, rows)
