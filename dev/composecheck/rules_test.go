@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -179,7 +180,14 @@ func imageTools(t *testing.T, s types.ServiceConfig) (tools map[string]bool, she
 		stages := parseDockerfile(t)
 		base := stages[len(stages)-1].BaseName
 		if strings.Contains(base, "distroless") {
-			return map[string]bool{}, false, true
+			// Nothing but the binary itself (its healthcheck argument).
+			tools := map[string]bool{}
+			for _, c := range stages[len(stages)-1].Commands {
+				if e, ok := c.(*instructions.EntrypointCommand); ok && !e.PrependShell && len(e.CmdLine) > 0 {
+					tools[filepath.Base(e.CmdLine[0])] = true
+				}
+			}
+			return tools, false, true
 		}
 		return nil, false, false
 	}
@@ -200,6 +208,10 @@ func TestHealthchecksRunInTheirImages(t *testing.T) {
 	for _, name := range serviceNames(p) {
 		s := p.Services[name]
 		hc := s.HealthCheck
+		if s.Build != nil && hc != nil && (hc.Disable || len(hc.Test) > 0 && hc.Test[0] == "NONE") {
+			// The image's HEALTHCHECK is what makes `up --wait` wait for the app itself.
+			t.Errorf("%s disables the healthcheck its image defines", name)
+		}
 		if hc == nil || hc.Disable || len(hc.Test) == 0 || hc.Test[0] == "NONE" {
 			continue
 		}
