@@ -254,3 +254,19 @@ func TestHealthchecksRunInTheirImages(t *testing.T) {
 		}
 	}
 }
+
+// TestKratosHostPortsOverridable: the composed-stack test (and anyone with 4433 taken)
+// moves Kratos's host ports with KRATOS_PUBLIC_PORT and KRATOS_ADMIN_PORT; the public
+// base URL browsers are sent to must move with the public port, and the admin port must
+// stay on loopback.
+func TestKratosHostPortsOverridable(t *testing.T) {
+	env := map[string]string{"KRATOS_PUBLIC_PORT": "14433", "KRATOS_ADMIN_PORT": "14434"}
+	p := mustLoad(t, copyCompose(t, nil), env)
+	kratos := service(t, p, "kratos")
+	public, admin := kratosPorts(t, kratos)
+	assertPort(t, kratos, public, "", "14433")
+	assertPort(t, kratos, admin, "127.0.0.1", "14434")
+	if base, _ := envValue(kratos, "SERVE_PUBLIC_BASE_URL"); base != "http://127.0.0.1:14433/" {
+		t.Errorf("kratos SERVE_PUBLIC_BASE_URL = %q with KRATOS_PUBLIC_PORT=14433, want http://127.0.0.1:14433/", base)
+	}
+}
