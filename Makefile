@@ -49,6 +49,7 @@ check: ## gofmt, go vet, and go mod tidy in every module.
 	@for m in $(MODULES); do (cd $$m && $(GO) mod tidy -diff >/dev/null) || { echo "go.mod not tidy in $$m: run (cd $$m && go mod tidy)"; exit 1; }; done
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./...
+	$(GO) vet -tags stack ./dev/stack/
 
 .PHONY: unit
 unit: ## Unit tests (fake Ory, no Kratos), with the race detector.

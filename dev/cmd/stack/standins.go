@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -186,7 +187,7 @@ func (b *standins) base(ctx context.Context) error {
 	imp := exec.CommandContext(ctx, "docker", "import",
 		"--change", "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 		"--change", `CMD ["bash"]`,
-		"--change", "LABEL "+standinLabel+"=debootstrap minbase bookworm",
+		"--change", "LABEL "+standinLabel+"="+strconv.Quote("debootstrap minbase bookworm and this machine's CA bundle"),
 		"-", baseImage)
 	pipe, err := tar.StdoutPipe()
 	if err != nil {
@@ -199,11 +200,14 @@ func (b *standins) base(ctx context.Context) error {
 		return err
 	}
 	_, impErr := output(imp)
+	if impErr != nil {
+		// Nothing reads tar's output any more.
+		_ = tar.Process.Kill()
+		_ = tar.Wait()
+		return impErr
+	}
 	if err := tar.Wait(); err != nil {
 		return fmt.Errorf("tar %s: %w: %s", rootfs, err, tarErr.String())
-	}
-	if impErr != nil {
-		return impErr
 	}
 	fmt.Fprintf(b.stdout, ">> built LOCAL STAND-IN base %s\n", baseImage)
 	return nil
