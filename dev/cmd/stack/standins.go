@@ -90,6 +90,10 @@ func (b *standins) build(ctx context.Context, img string) (string, error) {
 	if _, err := output(cmd); err != nil {
 		return "", err
 	}
+	// The classic builder keeps a multi-stage build's earlier stages as untagged images.
+	if _, err := docker(ctx, "image", "prune", "--force", "--filter", "label="+standinLabel); err != nil {
+		return "", err
+	}
 	fmt.Fprintf(b.stdout, ">> built LOCAL STAND-IN %s: %s\n", img, what)
 	return what, nil
 }
