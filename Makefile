@@ -63,14 +63,11 @@ e2e: $(KRATOS_BIN) ## End-to-end tests against a real Kratos the tests start.
 compose: ## Validate docker-compose.yml and the Dockerfile with the real loaders.
 	cd dev/composecheck && $(GO) test -count=1 ./...
 
-# The Compose v2 plugin `make stack` builds when `docker compose` is missing.
-COMPOSE_VERSION := v2.40.3
-
 .PHONY: stack
 stack: $(KRATOS_BIN) ## Run docker-compose.yml for real (engine, compose and images made ready; stand-ins when no registry) and test the stack from the host.
 	@$(call need,dockerd,docker.io)
 	$(GO) build -o $(RUN)/bin/stack ./dev/cmd/stack
-	NEED_DEBOOTSTRAP='$(call need,debootstrap,debootstrap)' $(RUN)/bin/stack -compose-version $(COMPOSE_VERSION) -- \
+	NEED_DEBOOTSTRAP='$(call need,debootstrap,debootstrap)' $(RUN)/bin/stack -- \
 		$(GO) test -count=1 -tags stack -timeout 30m -v ./dev/stack/
 
 .PHONY: fuzz

@@ -12,7 +12,11 @@ import (
 	"time"
 )
 
-const composeModule = "github.com/docker/compose/v2"
+// The Compose v2 plugin built when `docker compose` is missing; its one source of truth.
+const (
+	composeModule  = "github.com/docker/compose/v2"
+	composeVersion = "v2.40.3"
+)
 
 // ensureCompose builds the Compose v2 plugin from the Go module proxy into the Docker
 // CLI's plugin folder when `docker compose` does not answer. `go install` refuses the

@@ -4,7 +4,7 @@
 // images docker-compose.yml and the Dockerfile name. An image that is neither present
 // nor pullable is replaced by a local stand-in (see standins.go), and the run says so.
 //
-//	stack -compose-version vX.Y.Z [-pull-timeout 45s] -- COMMAND ARGS...
+//	stack [-compose-version vX.Y.Z] [-pull-timeout 45s] -- COMMAND ARGS...
 //
 // It runs from the repository root. Environment: NEED_DEBOOTSTRAP, a shell command
 // that installs debootstrap (the Makefile's need macro), run only when a stand-in
@@ -37,14 +37,14 @@ func main() {
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) (err error) {
 	fs := flag.NewFlagSet("stack", flag.ContinueOnError)
-	composeVersion := fs.String("compose-version", "", "Compose v2 release to build when `docker compose` is missing")
+	version := fs.String("compose-version", composeVersion, "Compose v2 release to build when `docker compose` is missing")
 	pullTimeout := fs.Duration("pull-timeout", 45*time.Second, "bound on each `docker pull`")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	command := fs.Args()
-	if *composeVersion == "" || len(command) == 0 {
-		return errors.New("usage: stack -compose-version vX.Y.Z -- COMMAND ARGS...")
+	if len(command) == 0 {
+		return errors.New("usage: stack [-compose-version vX.Y.Z] [-pull-timeout 45s] -- COMMAND ARGS...")
 	}
 	start := time.Now()
 	step := func(name string, since time.Time) {
@@ -64,7 +64,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	step("engine ready", t)
 
 	t = time.Now()
-	if err := ensureCompose(ctx, *composeVersion, stdout); err != nil {
+	if err := ensureCompose(ctx, *version, stdout); err != nil {
 		return err
 	}
 	step("compose plugin ready", t)
