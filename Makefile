@@ -49,6 +49,7 @@ check: ## gofmt, go vet, and go mod tidy in every module.
 	@for m in $(MODULES); do (cd $$m && $(GO) mod tidy -diff >/dev/null) || { echo "go.mod not tidy in $$m: run (cd $$m && go mod tidy)"; exit 1; }; done
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./...
+	$(GO) vet -tags stack ./dev/stack/
 
 .PHONY: unit
 unit: ## Unit tests (fake Ory, no Kratos; a real redis-server for the shared cache), with the race detector.
@@ -69,13 +70,20 @@ browser: $(KRATOS_BIN) ## Chromium drives the SPA example (dev/examples/spa) aga
 compose: ## Validate docker-compose.yml and the Dockerfile with the real loaders.
 	cd dev/composecheck && $(GO) test -count=1 ./...
 
+.PHONY: stack
+stack: $(KRATOS_BIN) ## Run docker-compose.yml for real (engine, compose and images made ready; stand-ins when no registry) and test the stack from the host.
+	@$(call need,dockerd,docker.io)
+	$(GO) build -o $(RUN)/bin/stack ./dev/cmd/stack
+	NEED_DEBOOTSTRAP='$(call need,debootstrap,debootstrap)' $(RUN)/bin/stack -- \
+		$(GO) test -count=1 -tags stack -timeout 30m -v ./dev/stack/
+
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 10s).
 	$(GO) test -run='^$$' -fuzz='^FuzzCredentialFrom$$' -fuzztime=$(FUZZTIME) ./auth/
 	$(GO) test -run='^$$' -fuzz='^FuzzOryCookies$$' -fuzztime=$(FUZZTIME) ./auth/
 
 .PHONY: test
-test: check unit compose e2e browser fuzz ## Everything CI runs: checks, unit, compose, end-to-end, browser, fuzz.
+test: check unit compose e2e browser stack fuzz ## Everything CI runs: checks, unit, compose files, end-to-end, browser, the composed stack, fuzz.
 
 .PHONY: bench
 bench: $(KRATOS_BIN) ## Load-test the service and Kratos on loopback with wrk; one table; fails on a MISS.

@@ -36,6 +36,17 @@ func main() {
 		fmt.Fprintln(os.Stderr, "read .env:", err)
 		os.Exit(1)
 	}
+	if len(os.Args) == 2 && os.Args[1] == "healthcheck" {
+		// The container image's HEALTHCHECK: it has no shell, curl or wget.
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		err := healthcheck(ctx, os.Getenv)
+		cancel()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
 	gin.SetMode(gin.ReleaseMode)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -109,8 +109,11 @@ func TestDockerfile(t *testing.T) {
 	var binary, user string
 	var exposed []string
 	var entry *instructions.EntrypointCommand
+	var health *instructions.HealthCheckCommand
 	for _, c := range final.Commands {
 		switch c := c.(type) {
+		case *instructions.HealthCheckCommand:
+			health = c
 		case *instructions.CopyCommand:
 			if c.From == "build" && slices.Equal(c.SourcePaths, []string{"/out/app"}) {
 				binary = c.DestPath
@@ -136,6 +139,17 @@ func TestDockerfile(t *testing.T) {
 	}
 	if entry == nil || entry.PrependShell || len(entry.CmdLine) == 0 || entry.CmdLine[0] != binary {
 		t.Errorf("final stage ENTRYPOINT = %+v, want exec form [%q]", entry, binary)
+	}
+	// Compose's depends_on/--wait and `docker run` need a health state; distroless has no
+	// shell or wget, so the probe is the binary's own healthcheck argument, exec form.
+	if want := []string{"CMD", binary, "healthcheck"}; health == nil || !slices.Equal(health.Health.Test, want) {
+		var got []string
+		if health != nil {
+			got = health.Health.Test
+		}
+		t.Errorf("final stage HEALTHCHECK = %q, want %q", got, want)
+	} else if h := health.Health; h.Interval <= 0 || h.Timeout <= 0 || h.Retries <= 0 {
+		t.Errorf("final stage HEALTHCHECK interval/timeout/retries = %v/%v/%d: set all three, Docker's defaults take 30s to report healthy", h.Interval, h.Timeout, h.Retries)
 	}
 }
 

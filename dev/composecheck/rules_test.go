@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -214,7 +215,14 @@ func imageTools(t *testing.T, s types.ServiceConfig) (tools map[string]bool, she
 		stages := parseDockerfile(t)
 		base := stages[len(stages)-1].BaseName
 		if strings.Contains(base, "distroless") {
-			return map[string]bool{}, false, true
+			// Nothing but the binary itself (its healthcheck argument).
+			tools := map[string]bool{}
+			for _, c := range stages[len(stages)-1].Commands {
+				if e, ok := c.(*instructions.EntrypointCommand); ok && !e.PrependShell && len(e.CmdLine) > 0 {
+					tools[filepath.Base(e.CmdLine[0])] = true
+				}
+			}
+			return tools, false, true
 		}
 		return nil, false, false
 	}
@@ -235,6 +243,10 @@ func TestHealthchecksRunInTheirImages(t *testing.T) {
 	for _, name := range serviceNames(p) {
 		s := p.Services[name]
 		hc := s.HealthCheck
+		if s.Build != nil && hc != nil && (hc.Disable || len(hc.Test) > 0 && hc.Test[0] == "NONE") {
+			// The image's HEALTHCHECK is what makes `up --wait` wait for the app itself.
+			t.Errorf("%s disables the healthcheck its image defines", name)
+		}
 		if hc == nil || hc.Disable || len(hc.Test) == 0 || hc.Test[0] == "NONE" {
 			continue
 		}
@@ -275,5 +287,21 @@ func TestHealthchecksRunInTheirImages(t *testing.T) {
 				t.Errorf("%s waits for %s to be healthy, but %s has no healthcheck", name, dep, dep)
 			}
 		}
+	}
+}
+
+// TestKratosHostPortsOverridable: the composed-stack test (and anyone with 4433 taken)
+// moves Kratos's host ports with KRATOS_PUBLIC_PORT and KRATOS_ADMIN_PORT; the public
+// base URL browsers are sent to must move with the public port, and the admin port must
+// stay on loopback.
+func TestKratosHostPortsOverridable(t *testing.T) {
+	env := map[string]string{"KRATOS_PUBLIC_PORT": "14433", "KRATOS_ADMIN_PORT": "14434"}
+	p := mustLoad(t, copyCompose(t, nil), env)
+	kratos := service(t, p, "kratos")
+	public, admin := kratosPorts(t, kratos)
+	assertPort(t, kratos, public, "", "14433")
+	assertPort(t, kratos, admin, "127.0.0.1", "14434")
+	if base, _ := envValue(kratos, "SERVE_PUBLIC_BASE_URL"); base != "http://127.0.0.1:14433/" {
+		t.Errorf("kratos SERVE_PUBLIC_BASE_URL = %q with KRATOS_PUBLIC_PORT=14433, want http://127.0.0.1:14433/", base)
 	}
 }
