@@ -5,7 +5,9 @@ package stack
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,14 +30,16 @@ type project struct {
 // cleanup that always runs `down -v` (the project's logs first, when the test failed).
 func newProject(t *testing.T) *project {
 	t.Helper()
-	root, err := filepath.Abs(filepath.Join("..", ".."))
+	repo, err := filepath.Abs(filepath.Join("..", ".."))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(root, ".env")); err == nil {
-		// Compose reads it (interpolation and the app's env_file), so the stack would not
-		// be the one a fresh clone gets: its ORY_* settings could point the app elsewhere.
-		t.Fatalf("%s exists: the compose file reads it; run the stack test from a clean clone, or move .env aside", filepath.Join(root, ".env"))
+	// Compose reads .env (interpolation and the app's env_file), so a developer's
+	// .env could point the app at their Ory Network project. The stack runs from a
+	// copy of the files git would commit, which is what a fresh clone gets.
+	root := t.TempDir()
+	if err := copyCheckout(repo, root); err != nil {
+		t.Fatal(err)
 	}
 	p := &project{root: root, name: fmt.Sprintf("ogs-stacktest-%d-%d", os.Getpid(), time.Now().Unix()%100000)}
 	for _, port := range []*int{&p.appPort, &p.publicPort, &p.adminPort} {
@@ -115,4 +119,38 @@ func (p *project) leftovers(t *testing.T) []string {
 		}
 	}
 	return left
+}
+
+// copyCheckout copies into dst the files of the repository at src that git tracks
+// or would track (ignored ones, such as .env, bin/ and .run/, are left out).
+func copyCheckout(src, dst string) error {
+	out, err := exec.Command("git", "-C", src, "ls-files", "-z", "--cached", "--others", "--exclude-standard").Output()
+	if err != nil {
+		return fmt.Errorf("git ls-files: %w", err)
+	}
+	for _, name := range strings.Split(strings.TrimRight(string(out), "\x00"), "\x00") {
+		from := filepath.Join(src, name)
+		info, err := os.Lstat(from)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // deleted in the working tree, not yet in the index
+		}
+		if err != nil {
+			return err
+		}
+		if !info.Mode().IsRegular() {
+			continue
+		}
+		b, err := os.ReadFile(from)
+		if err != nil {
+			return err
+		}
+		to := filepath.Join(dst, name)
+		if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(to, b, info.Mode().Perm()); err != nil {
+			return err
+		}
+	}
+	return nil
 }
