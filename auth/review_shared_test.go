@@ -3,6 +3,7 @@ package auth
 import (
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/example/ory-gin-starter/dev/orytest"
 	"github.com/example/ory-gin-starter/dev/redistest"
@@ -37,5 +38,21 @@ func TestRequireAALSeesStepUpThroughSharedCache(t *testing.T) {
 	}
 	if n := fake.WhoamiCalls() - before; n != 0 {
 		t.Errorf("whoami calls on the other replica once Redis holds the aal2 session = %d, want 0", n)
+	}
+}
+
+// A claim whose holder never answers (a replica that died mid-call, or whose
+// store failed) must not cost the replicas waiting on it their whole Ory bound:
+// they give up waiting in time to ask Ory themselves, never answering 503.
+func TestSharedAbandonedClaimStillAnswered(t *testing.T) {
+	t.Parallel()
+	fake, rd := orytest.New(t), redistest.Start(t)
+	b, _ := replica(t, fake, rd, Options{Timeout: 2 * time.Second})
+	tok := Credential{Token: fake.AddSession(fake.AddIdentity("orphan@example.com"))}
+	if _, err := rd.Do("SET", claimKey(keyOf(tok)), "a-dead-replica", "PX", "60000"); err != nil {
+		t.Fatal(err)
+	}
+	if got := checkStatus(t, b, tok); got != http.StatusOK {
+		t.Fatalf("status = %d, want %d", got, http.StatusOK)
 	}
 }
