@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -33,6 +34,10 @@ func redisConfig(getenv func(string) string, c *config, bad func(string, string,
 	if _, err := redis.ParseURL(c.RedisURL); err != nil {
 		// The error text may quote the URL, password included.
 		bad("REDIS_URL", "is not a redis://, rediss:// or unix:// URL")
+	} else if strings.Contains(c.RedisURL, "#") {
+		// redis.ParseURL ignores a fragment: an unescaped # in the password would
+		// leave a host made of its first characters, and the rest in the log.
+		bad("REDIS_URL", "has a #: percent-encode the password's special characters (# is %%23)")
 	}
 	// Whoever knows the key can write entries every replica trusts: it must be as
 	// hard to guess as a session token.

@@ -187,7 +187,7 @@ func (k *Checker) Recheck(ctx context.Context, cred Credential) (*client.Session
 	key := keyOf(cred)
 	gen := k.gen.Load()
 	ch := k.group.DoChan("recheck:"+flightKey(gen, key), func() (any, error) {
-		return k.fetch(ctx, cred, key, gen)
+		return k.refetch(ctx, cred, key, gen)
 	})
 	select {
 	case r := <-ch:

@@ -60,7 +60,9 @@ func (s *Shared) fetch(ctx context.Context, k *Checker, cred Credential, key cac
 		return k.askAndKeep(ctx, cred, key, gen)
 	}
 	if !claimed {
-		e, st := s.wait(ctx, key, k.now)
+		wctx, cancel := waitBudget(ctx)
+		e, st := s.wait(wctx, key, k.now)
+		cancel()
 		if st == sharedHit {
 			result = "coalesced"
 			k.insert(gen, key, e)
