@@ -184,6 +184,9 @@ func sameOrigin(rawURL, origin string) bool {
 // Recheck asks Ory about cred again, past the cache, and caches the answer.
 // Concurrent rechecks of one credential share one call, bounded by the Ory timeout.
 func (k *Checker) Recheck(ctx context.Context, cred Credential) (*client.Session, error) {
+	if !cacheable(cred) {
+		return k.askAlone(ctx, cred)
+	}
 	key := keyOf(cred)
 	gen := k.gen.Load()
 	ch := k.group.DoChan("recheck:"+flightKey(gen, key), func() (any, error) {

@@ -105,6 +105,11 @@ func (k *Checker) Check(ctx context.Context, cred Credential) (*client.Session, 
 		k.note(ctx, "jwt")
 		return k.verifyJWT(ctx, k.opts.JWT, cred)
 	}
+	if !cacheable(cred) {
+		k.opts.Metrics.CacheLookup("miss")
+		k.note(ctx, "miss")
+		return k.askAlone(ctx, cred)
+	}
 	key := keyOf(cred)
 	if k.cache != nil {
 		if e, ok := k.cache.get(key, k.now()); ok {
@@ -256,6 +261,13 @@ func (k *Checker) askAndKeep(ctx context.Context, cred Credential, key cacheKey,
 		}
 	}
 	return s, err
+}
+
+// askAlone asks Ory about cred within the Ory timeout, sharing and keeping nothing.
+func (k *Checker) askAlone(ctx context.Context, cred Credential) (*client.Session, error) {
+	ctx, cancel := context.WithTimeout(ctx, k.opts.Timeout)
+	defer cancel()
+	return k.ask(ctx, cred)
 }
 
 // ask calls whoami with cred.

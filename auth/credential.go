@@ -187,3 +187,9 @@ func isCookieValue(s string) bool {
 	}
 	return true
 }
+
+// cacheable reports whether answers about cred may be cached. Ory reads one
+// session cookie: beside it, other ory_session_* cookies would only vary the
+// cache key, and a signed-in caller could fill the cache with copies of their
+// session. Browsers send one, so a request with several is asked of Ory each time.
+func cacheable(cred Credential) bool { return !strings.Contains(cred.Cookie, ";") }
