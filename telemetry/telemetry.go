@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -24,6 +25,13 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
 	"go.opentelemetry.io/otel/trace"
 )
+
+// MaxAttributeLength is the most bytes a span attribute keeps when
+// OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT (or OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT)
+// does not say: the path, Host and User-Agent of a request are the caller's, up
+// to the server's 64 KiB of headers, and unbounded they would fill the span queue
+// and make export batches a collector refuses.
+const MaxAttributeLength = 1024
 
 // Tracing records spans through one provider. A nil *Tracing is tracing off.
 type Tracing struct {
@@ -49,7 +57,13 @@ func Start(ctx context.Context, cfg Config) (*Tracing, error) {
 	if err != nil {
 		return nil, fmt.Errorf("resource: %w", err)
 	}
-	return New(sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))), nil
+	// NewSpanLimits reads the OTEL_*_LIMIT variables; only the length, unlimited
+	// by default, gets a bound of ours when neither variable sets one.
+	limits := sdktrace.NewSpanLimits()
+	if os.Getenv("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT") == "" && os.Getenv("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT") == "" {
+		limits.AttributeValueLengthLimit = MaxAttributeLength
+	}
+	return New(sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res), sdktrace.WithRawSpanLimits(limits))), nil
 }
 
 // New returns tracing through provider, which Shutdown shuts down. Tests pass one
