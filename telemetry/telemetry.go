@@ -39,6 +39,8 @@ type Tracing struct {
 	// Only the W3C trace context is propagated: baggage from callers is theirs,
 	// not something to forward to Ory.
 	propagator propagation.TextMapPropagator
+	// ignoreCaller: the server span does not continue a caller's traceparent.
+	ignoreCaller bool
 }
 
 // Start returns the tracing cfg asks for: nil when it is off. Spans are batched
@@ -63,7 +65,9 @@ func Start(ctx context.Context, cfg Config) (*Tracing, error) {
 	if os.Getenv("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT") == "" && os.Getenv("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT") == "" {
 		limits.AttributeValueLengthLimit = MaxAttributeLength
 	}
-	return New(sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res), sdktrace.WithRawSpanLimits(limits))), nil
+	t := New(sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res), sdktrace.WithRawSpanLimits(limits)))
+	t.ignoreCaller = cfg.IgnoreCallerTrace
+	return t, nil
 }
 
 // New returns tracing through provider, which Shutdown shuts down. Tests pass one
@@ -90,9 +94,13 @@ func (t *Tracing) Server() gin.HandlerFunc {
 	if t == nil {
 		return nil
 	}
+	incoming := t.propagator
+	if t.ignoreCaller {
+		incoming = propagation.NewCompositeTextMapPropagator() // extracts nothing
+	}
 	return otelgin.Middleware("",
 		otelgin.WithTracerProvider(t.provider),
-		otelgin.WithPropagators(t.propagator),
+		otelgin.WithPropagators(incoming),
 		otelgin.WithMeterProvider(noop.NewMeterProvider()),
 		otelgin.WithGinFilter(func(c *gin.Context) bool {
 			switch c.FullPath() {
