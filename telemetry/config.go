@@ -113,5 +113,10 @@ func checkEndpoint(name, raw string, bad func(string, string, ...any)) string {
 		bad(name, "is not an http(s) URL like http://localhost:4318")
 		return ""
 	}
+	if u.User != nil || u.RawQuery != "" {
+		// The exporter would drop them and get 401s: say where they go instead.
+		bad(name, "has a user or query, which the exporter does not send: put the collector's credential in OTEL_EXPORTER_OTLP_HEADERS")
+		return ""
+	}
 	return raw
 }
