@@ -94,7 +94,7 @@ func (t *Tracing) Server() gin.HandlerFunc {
 	if t == nil {
 		return nil
 	}
-	incoming := t.propagator
+	var incoming propagation.TextMapPropagator = callerContext{t.propagator}
 	if t.ignoreCaller {
 		incoming = propagation.NewCompositeTextMapPropagator() // extracts nothing
 	}
