@@ -57,7 +57,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	if v := strings.TrimSpace(getenv("OTEL_SERVICE_NAME")); v != "" {
 		c.ServiceName = v
 	}
-	switch strings.TrimSpace(getenv("OTEL_TRACES_SAMPLER")) {
+	switch strings.ToLower(strings.TrimSpace(getenv("OTEL_TRACES_SAMPLER"))) {
 	case "always_on", "always_off", "traceidratio":
 		c.IgnoreCallerTrace = true
 	}
