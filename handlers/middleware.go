@@ -52,6 +52,11 @@ func requestLog(logger *slog.Logger, traced bool) gin.HandlerFunc {
 			level = slog.LevelError
 		}
 		logger.LogAttrs(c.Request.Context(), level, "request", attrs...)
+		if status < http.StatusInternalServerError {
+			// Logged above. Left here, the request span (otelgin) would make a
+			// caller's 401 or 404 a server error.
+			c.Errors = c.Errors[:0]
+		}
 	}
 }
 

@@ -51,6 +51,9 @@ func NewRouter(d Deps) *gin.Engine {
 	r.UseEscapedPath = true
 	r.UnescapePathValues = true
 	r.ContextWithFallback = true
+	// No peer is trusted as a proxy: X-Forwarded-For is the caller's to write, so
+	// the client address (in request spans) is the connection's peer.
+	_ = r.SetTrustedProxies(nil)
 
 	if d.Tracing != nil {
 		r.Use(d.Tracing)

@@ -20,6 +20,10 @@ type Config struct {
 	Endpoint string
 	// ServiceName is the service.name resource attribute.
 	ServiceName string
+	// IgnoreCallerTrace: a caller's traceparent is not continued, each request
+	// starts its own trace. Set when OTEL_TRACES_SAMPLER names a sampler that
+	// ignores parents: a ratio over trace ids the caller chose would be theirs.
+	IgnoreCallerTrace bool
 }
 
 // Enabled reports whether traces are recorded and exported.
@@ -52,6 +56,10 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	c := Config{ServiceName: DefaultServiceName}
 	if v := strings.TrimSpace(getenv("OTEL_SERVICE_NAME")); v != "" {
 		c.ServiceName = v
+	}
+	switch strings.ToLower(strings.TrimSpace(getenv("OTEL_TRACES_SAMPLER"))) {
+	case "always_on", "always_off", "traceidratio":
+		c.IgnoreCallerTrace = true
 	}
 
 	traces, base := getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"), getenv("OTEL_EXPORTER_OTLP_ENDPOINT")
@@ -103,6 +111,11 @@ func checkEndpoint(name, raw string, bad func(string, string, ...any)) string {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		// The value itself is not repeated: it may carry a collector's credential.
 		bad(name, "is not an http(s) URL like http://localhost:4318")
+		return ""
+	}
+	if u.User != nil || u.RawQuery != "" {
+		// The exporter would drop them and get 401s: say where they go instead.
+		bad(name, "has a user or query, which the exporter does not send: put the collector's credential in OTEL_EXPORTER_OTLP_HEADERS")
 		return ""
 	}
 	return raw

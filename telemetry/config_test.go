@@ -116,3 +116,22 @@ func TestTemplate(t *testing.T) {
 		}
 	}
 }
+
+// The SDK reads OTEL_TRACES_SAMPLER trimmed and in any case; so does FromEnv when
+// it decides whether a caller's trace is continued.
+func TestIgnoreCallerTrace(t *testing.T) {
+	t.Parallel()
+	for sampler, want := range map[string]bool{
+		"": false, "parentbased_always_on": false, "parentbased_traceidratio": false,
+		"traceidratio": true, " TraceIdRatio ": true, "always_on": true, "ALWAYS_OFF": true,
+	} {
+		env := map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://a:4318", "OTEL_TRACES_SAMPLER": sampler}
+		c, err := FromEnv(func(k string) string { return env[k] })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.IgnoreCallerTrace != want {
+			t.Errorf("OTEL_TRACES_SAMPLER=%q: IgnoreCallerTrace = %v, want %v", sampler, c.IgnoreCallerTrace, want)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -25,12 +26,21 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
+// MaxAttributeLength is the most bytes a span attribute keeps when
+// OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT (or OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT)
+// does not say: the path, Host and User-Agent of a request are the caller's, up
+// to the server's 64 KiB of headers, and unbounded they would fill the span queue
+// and make export batches a collector refuses.
+const MaxAttributeLength = 1024
+
 // Tracing records spans through one provider. A nil *Tracing is tracing off.
 type Tracing struct {
 	provider *sdktrace.TracerProvider
 	// Only the W3C trace context is propagated: baggage from callers is theirs,
 	// not something to forward to Ory.
 	propagator propagation.TextMapPropagator
+	// ignoreCaller: the server span does not continue a caller's traceparent.
+	ignoreCaller bool
 }
 
 // Start returns the tracing cfg asks for: nil when it is off. Spans are batched
@@ -49,7 +59,15 @@ func Start(ctx context.Context, cfg Config) (*Tracing, error) {
 	if err != nil {
 		return nil, fmt.Errorf("resource: %w", err)
 	}
-	return New(sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))), nil
+	// NewSpanLimits reads the OTEL_*_LIMIT variables; only the length, unlimited
+	// by default, gets a bound of ours when neither variable sets one.
+	limits := sdktrace.NewSpanLimits()
+	if os.Getenv("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT") == "" && os.Getenv("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT") == "" {
+		limits.AttributeValueLengthLimit = MaxAttributeLength
+	}
+	t := New(sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res), sdktrace.WithRawSpanLimits(limits)))
+	t.ignoreCaller = cfg.IgnoreCallerTrace
+	return t, nil
 }
 
 // New returns tracing through provider, which Shutdown shuts down. Tests pass one
@@ -76,9 +94,13 @@ func (t *Tracing) Server() gin.HandlerFunc {
 	if t == nil {
 		return nil
 	}
+	var incoming propagation.TextMapPropagator = callerContext{t.propagator}
+	if t.ignoreCaller {
+		incoming = propagation.NewCompositeTextMapPropagator() // extracts nothing
+	}
 	return otelgin.Middleware("",
 		otelgin.WithTracerProvider(t.provider),
-		otelgin.WithPropagators(t.propagator),
+		otelgin.WithPropagators(incoming),
 		otelgin.WithMeterProvider(noop.NewMeterProvider()),
 		otelgin.WithGinFilter(func(c *gin.Context) bool {
 			switch c.FullPath() {
