@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
 	"go.opentelemetry.io/contrib/instrumentation/github.com/gin-gonic/gin/otelgin"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/attribute"
@@ -144,30 +145,9 @@ func Template(path string) string {
 	}
 	parts := strings.Split(path, "/")
 	for i, p := range parts {
-		if isUUID(p) {
+		if len(p) == 36 && uuid.Validate(p) == nil { // the canonical form Ory uses
 			parts[i] = "{id}"
 		}
 	}
 	return strings.Join(parts, "/")
-}
-
-// isUUID reports whether s has the shape of the ids Ory gives identities and sessions.
-func isUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
 }
