@@ -75,12 +75,16 @@ func TestReadyzRecovers(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
 	e.fake.SetFault(orytest.Status(http.StatusInternalServerError))
+	start := time.Now()
 	for range 20 {
 		resp, body := e.do(t, "GET", "/readyz", "")
 		e.expect(t, resp, body, http.StatusServiceUnavailable)
 	}
-	if w := e.fake.WhoamiCalls(); w > 1 {
-		t.Errorf("20 calls to a failing /readyz made %d whoami calls, want 1", w)
+	// One probe, then at most one more each time its result has aged out: on a
+	// loaded machine the 20 calls may span more than one reuse period.
+	most := 1 + int64(time.Since(start)/(2*time.Second))
+	if w := e.fake.WhoamiCalls(); w > most {
+		t.Errorf("20 calls to a failing /readyz in %s made %d whoami calls, want at most %d", time.Since(start).Round(time.Millisecond), w, most)
 	}
 	e.fake.SetFault(nil)
 	deadline := time.Now().Add(5 * time.Second)

@@ -72,6 +72,37 @@ func Windows(burst, sustained time.Duration) NetworkOption {
 	return func(n *network) { n.burstWindow, n.sustainedWindow = burst, sustained }
 }
 
+// WithClock makes the buckets read the time from c instead of the wall clock, so
+// a test decides when a window resets: on a loaded machine the wall clock may
+// reset a window between two calls meant to share it, or not yet have reset it
+// after a sleep meant to outlast it.
+func WithClock(c *Clock) NetworkOption {
+	return func(n *network) { n.now = c.Now }
+}
+
+// Clock is a time source that moves only when told to.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// NewClock returns a Clock standing at the current time.
+func NewClock() *Clock { return &Clock{t: time.Now()} }
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Advance moves the clock forward by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
 // Network makes the fake answer like Ory Network rather than self-hosted Kratos:
 // per-endpoint rate-limit buckets (DeveloperLimits unless changed), x-ratelimit-*
 // headers on the answers of limited routes, and 429s that carry
@@ -82,6 +113,7 @@ func Network(opts ...NetworkOption) Option {
 			limits:          DeveloperLimits(),
 			burstWindow:     time.Second,
 			sustainedWindow: time.Minute,
+			now:             time.Now,
 			buckets:         map[string]*bucket{},
 			mux:             http.NewServeMux(),
 		}
@@ -129,6 +161,7 @@ type network struct {
 	limits                       map[string]Limit
 	burstWindow, sustainedWindow time.Duration
 	mux                          *http.ServeMux // matches requests to bucketRoutes
+	now                          func() time.Time
 
 	mu      sync.Mutex
 	buckets map[string]*bucket
@@ -153,7 +186,7 @@ func (n *network) admit(w http.ResponseWriter, r *http.Request) bool {
 	if !ok || lim.Burst == 0 && lim.Sustained == 0 {
 		return true
 	}
-	now := time.Now()
+	now := n.now()
 	n.mu.Lock()
 	b := n.buckets[name]
 	if b == nil {

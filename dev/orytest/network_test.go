@@ -28,9 +28,10 @@ func get(t *testing.T, url string) (*http.Response, string) {
 // other buckets are not touched.
 func TestNetworkBuckets(t *testing.T) {
 	t.Parallel()
+	clk := orytest.NewClock()
 	s := orytest.New(t, orytest.Network(
 		orytest.Limits(map[string]orytest.Limit{"get-identity": {Sustained: 3}}),
-		orytest.Windows(time.Second, 400*time.Millisecond)))
+		orytest.Windows(time.Second, 400*time.Millisecond), orytest.WithClock(clk)))
 	id := s.AddIdentity("n@example.com")
 	for i := range 3 {
 		resp, body := get(t, s.URL+"/admin/identities/"+id)
@@ -65,7 +66,11 @@ func TestNetworkBuckets(t *testing.T) {
 	if resp, body := get(t, s.URL+"/admin/identities"); resp.StatusCode != http.StatusOK {
 		t.Errorf("another bucket: status = %d, want %d; %s", resp.StatusCode, http.StatusOK, body)
 	}
-	time.Sleep(450 * time.Millisecond)
+	clk.Advance(399 * time.Millisecond)
+	if resp, _ := get(t, s.URL+"/admin/identities/"+id); resp.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("before the window ends: status = %d, want %d", resp.StatusCode, http.StatusTooManyRequests)
+	}
+	clk.Advance(time.Millisecond)
 	if resp, body := get(t, s.URL+"/admin/identities/"+id); resp.StatusCode != http.StatusOK {
 		t.Errorf("after the window: status = %d, want %d; %s", resp.StatusCode, http.StatusOK, body)
 	}
