@@ -87,6 +87,8 @@ type Shared struct {
 
 	mu      sync.Mutex
 	pending []sharedRevocation // revocations that could not be published yet
+
+	beforeClaim func() // tests: runs between a missed lookup and the claim
 }
 
 // NewShared connects lazily: Redis need not be up when the service starts.

@@ -54,12 +54,24 @@ func (s *Shared) fetch(ctx context.Context, k *Checker, cred Credential, key cac
 	case sharedRejected:
 		result = "rejected"
 	}
+	if s.beforeClaim != nil {
+		s.beforeClaim()
+	}
 	claimed, wgen, err := s.claim(ctx, key, k.opts.Timeout)
 	if err != nil {
 		result = "fallback"
 		return k.askAndKeep(ctx, cred, key, gen)
 	}
-	if !claimed {
+	if claimed {
+		// Another replica may have stored its answer, and let go of its claim,
+		// since the lookup above: the claim alone does not say nobody has asked.
+		if e, st := s.lookup(ctx, key, k.now()); st == sharedHit {
+			s.release(ctx, key)
+			result = "coalesced"
+			k.insert(gen, key, e)
+			return e.session, e.err
+		}
+	} else {
 		wctx, cancel := waitBudget(ctx)
 		e, st := s.wait(wctx, key, k.now)
 		cancel()
