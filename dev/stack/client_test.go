@@ -43,3 +43,34 @@ func (c *client) do(t *testing.T, want int, method, path string, headers ...[2]s
 	c.v.Check(t, req, resp.StatusCode, resp.Header, body)
 	return body
 }
+
+// readyz polls GET /readyz until it answers want. The service reuses its Ory probe
+// for a couple of seconds, so an outage or a recovery shows there within that
+// much, not at once; within is a bound for a loaded machine.
+func (c *client) readyz(t *testing.T, want int, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		req, err := http.NewRequest(http.MethodGet, c.app+"/readyz", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+		if err != nil {
+			t.Fatalf("GET /readyz: %v", err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatalf("GET /readyz: read body: %v", err)
+		}
+		c.v.Check(t, req, resp.StatusCode, resp.Header, body)
+		if resp.StatusCode == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET /readyz: status = %d %s after the change, want %d\nbody: %.300s", resp.StatusCode, within, want, body)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

@@ -141,11 +141,11 @@ func TestStack(t *testing.T) {
 			t.Errorf("code = %q, want ory_unavailable", pr.Code)
 		}
 		c.do(t, http.StatusOK, "GET", "/healthz")
-		c.do(t, http.StatusServiceUnavailable, "GET", "/readyz")
+		c.readyz(t, http.StatusServiceUnavailable, 15*time.Second)
 		start := time.Now()
 		p.must(t, 3*time.Minute, "up", "-d", "--wait", "--wait-timeout", "180", "kratos")
 		c.do(t, http.StatusOK, "GET", "/api/resource", bearer(unseen.SessionToken))
-		c.do(t, http.StatusOK, "GET", "/readyz")
+		c.readyz(t, http.StatusOK, 15*time.Second)
 		t.Logf("Kratos healthy again after %s", time.Since(start).Round(100*time.Millisecond))
 	})
 
