@@ -41,9 +41,7 @@ func TestWebhookConfig(t *testing.T) {
 			t.Parallel()
 			c, err := loadConfig(envOf(tt.env))
 			if tt.wantErr != "" {
-				if err == nil || strings.Count(err.Error(), "\n") != 0 || !strings.HasPrefix(err.Error(), tt.wantErr+": ") {
-					t.Fatalf("loadConfig() error = %v, want one line naming %s", err, tt.wantErr)
-				}
+				wantErrorLines(t, err, tt.wantErr)
 				if s := tt.env["ORY_WEBHOOK_SECRET"]; s != "" && strings.Contains(err.Error(), s) {
 					t.Errorf("error %q shows the secret", err)
 				}

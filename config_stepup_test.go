@@ -33,9 +33,7 @@ func TestLoadConfigStepUp(t *testing.T) {
 			t.Parallel()
 			c, err := loadConfig(envOf(tt.env))
 			if tt.bad != "" {
-				if err == nil || strings.Count(err.Error(), "\n") != 0 || !strings.HasPrefix(err.Error(), tt.bad+": ") {
-					t.Fatalf("loadConfig() error = %v, want one line naming %s", err, tt.bad)
-				}
+				wantErrorLines(t, err, tt.bad)
 				return
 			}
 			if err != nil {

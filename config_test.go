@@ -107,18 +107,7 @@ func TestLoadConfigErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			_, err := loadConfig(envOf(tt.env))
-			if err == nil {
-				t.Fatal("loadConfig() error = nil, want one")
-			}
-			lines := strings.Split(err.Error(), "\n")
-			if len(lines) != len(tt.want) {
-				t.Fatalf("loadConfig() error has %d lines, want %d:\n%v", len(lines), len(tt.want), err)
-			}
-			for i, name := range tt.want {
-				if !strings.HasPrefix(lines[i], name+": ") {
-					t.Errorf("error line %d = %q, want it to start with %q", i, lines[i], name+": ")
-				}
-			}
+			wantErrorLines(t, err, tt.want...)
 			if k := tt.env["ORY_API_KEY"]; k != "" && strings.Contains(err.Error(), k) {
 				t.Errorf("error %q shows the API key", err)
 			}
@@ -149,6 +138,24 @@ func TestConfigStringMasksKey(t *testing.T) {
 
 // TestEveryVariableDocumented keeps .env.example and the README's env table in step
 // with what loadConfig reads.
+// wantErrorLines fails t unless err has one line per name, in order, each
+// starting with that variable's name: the one-line-per-variable rule.
+func wantErrorLines(t *testing.T, err error, names ...string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("loadConfig() error = nil, want lines naming %v", names)
+	}
+	lines := strings.Split(err.Error(), "\n")
+	if len(lines) != len(names) {
+		t.Fatalf("loadConfig() error has %d lines, want %d naming %v:\n%v", len(lines), len(names), names, err)
+	}
+	for i, name := range names {
+		if !strings.HasPrefix(lines[i], name+": ") {
+			t.Errorf("error line %d = %q, want it to start with %q", i, lines[i], name+": ")
+		}
+	}
+}
+
 func TestEveryVariableDocumented(t *testing.T) {
 	var names []string
 	_, _ = loadConfig(func(name string) string {
@@ -260,9 +267,7 @@ func TestLoadConfigJWTChecks(t *testing.T) {
 			t.Parallel()
 			c, err := loadConfig(envOf(tt.env))
 			if tt.errVar != "" {
-				if err == nil || !strings.HasPrefix(err.Error(), tt.errVar+": ") || strings.Contains(err.Error(), "\n") {
-					t.Errorf("loadConfig() error = %v, want one line naming %s", err, tt.errVar)
-				}
+				wantErrorLines(t, err, tt.errVar)
 				return
 			}
 			if err != nil {
@@ -376,9 +381,7 @@ func TestWhichOry(t *testing.T) {
 			t.Parallel()
 			c, err := loadConfig(envOf(tt.env))
 			if tt.errVar != "" {
-				if err == nil || !strings.HasPrefix(err.Error(), tt.errVar+": ") || strings.Contains(err.Error(), "\n") {
-					t.Errorf("loadConfig() error = %v, want one line naming %s", err, tt.errVar)
-				}
+				wantErrorLines(t, err, tt.errVar)
 				return
 			}
 			if err != nil {

@@ -57,18 +57,7 @@ func TestLoadConfigRedisErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			_, err := loadConfig(envOf(tt.env))
-			if err == nil {
-				t.Fatal("loadConfig() error = nil, want one")
-			}
-			lines := strings.Split(err.Error(), "\n")
-			if len(lines) != len(tt.want) {
-				t.Fatalf("loadConfig() error has %d lines, want %d:\n%v", len(lines), len(tt.want), err)
-			}
-			for i, name := range tt.want {
-				if !strings.HasPrefix(lines[i], name+": ") {
-					t.Errorf("error line %d = %q, want it to start with %q", i, lines[i], name+": ")
-				}
-			}
+			wantErrorLines(t, err, tt.want...)
 			if strings.Contains(err.Error(), "hunter2") {
 				t.Errorf("error %q shows the Redis password", err)
 			}
